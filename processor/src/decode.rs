@@ -1,0 +1,381 @@
+//! Decoding: the header is read and checked against [`Limits`] first; only then are pixels
+//! allocated. Every format lands in the same [`Canvas`] of 8-bit frames.
+
+use std::io::Cursor;
+
+use image::{AnimationDecoder, DynamicImage, ImageDecoder, RgbImage, RgbaImage};
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+use zune_jpeg::JpegDecoder;
+
+use crate::error::{ProcessError, Result};
+use crate::exif;
+use crate::format::{find_jpeg_soi, Format};
+use crate::limits::Limits;
+use crate::quality;
+
+/// One picture of an image; stills have exactly one.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub image: DynamicImage,
+    pub delay_ms: u32,
+}
+
+/// Facts known from the header (and metadata), before any pixel is decoded.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+    /// Frames announced by the header; GIF announces none, so this is 1 until decoded.
+    pub frames: u32,
+    /// JPEG: estimated from the quantisation tables; lossless formats: 100; lossy WebP: unknown.
+    pub quality: Option<u8>,
+    /// EXIF orientation 1-8, 0 when absent.
+    pub orientation: u16,
+    pub icc: Option<Vec<u8>>,
+    pub exif: Option<Vec<u8>>,
+}
+
+/// A decoded image: its source facts and its frames.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub source: Source,
+    pub frames: Vec<Frame>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frames {
+    /// Only the first frame: enough for ImageInfo and for still outputs.
+    First,
+    /// Every frame, for GIF→GIF.
+    All,
+}
+
+fn corrupt(what: impl std::fmt::Display) -> ProcessError {
+    ProcessError::InvalidImageFormat(what.to_string())
+}
+
+fn sniff(data: &[u8]) -> Result<Format> {
+    if data.is_empty() {
+        return Err(corrupt("empty body"));
+    }
+    Format::sniff(data).ok_or_else(|| corrupt("not a JPEG, PNG, WebP, GIF or BMP image"))
+}
+
+/// Read the header only and refuse what exceeds `limits`. Allocates no pixel buffer.
+pub fn probe(data: &[u8], limits: &Limits) -> Result<Source> {
+    let format = sniff(data)?;
+    let source = match format {
+        Format::Jpeg => probe_jpeg(data)?.0,
+        Format::Png => {
+            let mut d = image::codecs::png::PngDecoder::new(Cursor::new(data)).map_err(corrupt)?;
+            let (width, height) = d.dimensions();
+            let exif = d.exif_metadata().ok().flatten();
+            Source {
+                format,
+                width,
+                height,
+                frames: 1,
+                quality: Some(100),
+                orientation: exif.as_deref().map(exif::orientation).unwrap_or(0),
+                icc: d.icc_profile().ok().flatten(),
+                exif,
+            }
+        }
+        Format::Webp => {
+            let mut d = image_webp::WebPDecoder::new(Cursor::new(data)).map_err(corrupt)?;
+            let (width, height) = d.dimensions();
+            let lossy = d.is_lossy();
+            let exif = d.exif_metadata().ok().flatten();
+            Source {
+                format,
+                width,
+                height,
+                frames: if d.is_animated() {
+                    d.num_frames().max(1)
+                } else {
+                    1
+                },
+                quality: if lossy { None } else { Some(100) },
+                orientation: exif.as_deref().map(exif::orientation).unwrap_or(0),
+                icc: d.icc_profile().ok().flatten(),
+                exif,
+            }
+        }
+        Format::Gif => {
+            // The logical screen size, read by hand: the decoder reads the first frame while
+            // opening, which is exactly what must not happen before the check.
+            let (width, height) = match data.get(6..10) {
+                Some(b) => (
+                    u32::from(u16::from_le_bytes([b[0], b[1]])),
+                    u32::from(u16::from_le_bytes([b[2], b[3]])),
+                ),
+                None => return Err(corrupt("GIF header truncated")),
+            };
+            let mut pixels = 0;
+            let mut frames = 0;
+            for (fw, fh) in gif_frames(data) {
+                // A frame larger than the screen is the classic GIF bomb: check it as declared.
+                pixels = limits.check_frame(fw.max(width), fh.max(height), frames, pixels)?;
+                frames += 1;
+            }
+            Source {
+                format,
+                width,
+                height,
+                frames: frames.max(1),
+                quality: Some(100),
+                orientation: 0,
+                icc: None,
+                exif: None,
+            }
+        }
+        Format::Bmp => {
+            let d = image::codecs::bmp::BmpDecoder::new(Cursor::new(data)).map_err(corrupt)?;
+            let (width, height) = d.dimensions();
+            Source {
+                format,
+                width,
+                height,
+                frames: 1,
+                quality: Some(100),
+                orientation: 0,
+                icc: None,
+                exif: None,
+            }
+        }
+    };
+    let mut pixels = 0;
+    for i in 0..source.frames.min(limits.max_frames + 1) {
+        pixels = limits.check_frame(source.width, source.height, i, pixels)?;
+    }
+    Ok(source)
+}
+
+fn jpeg_options() -> DecoderOptions {
+    // zune-jpeg's own caps are lower than ours (16384): widen them, our Limits decide.
+    DecoderOptions::default()
+        .set_max_width(usize::from(u16::MAX))
+        .set_max_height(usize::from(u16::MAX))
+        .set_strict_mode(false)
+}
+
+fn probe_jpeg(data: &[u8]) -> Result<(Source, usize, ColorSpace)> {
+    let soi = find_jpeg_soi(data).ok_or_else(|| corrupt("no JPEG start marker"))?;
+    let body = &data[soi..];
+    let mut d = JpegDecoder::new_with_options(body, jpeg_options());
+    d.decode_headers()
+        .map_err(|e| corrupt(format!("JPEG: {e:?}")))?;
+    let info = d.info().ok_or_else(|| corrupt("JPEG header unreadable"))?;
+    let exif = d.exif().cloned();
+    let colorspace = d.get_input_colorspace().unwrap_or(ColorSpace::RGB);
+    let source = Source {
+        format: Format::Jpeg,
+        width: u32::from(info.width),
+        height: u32::from(info.height),
+        frames: 1,
+        quality: quality::estimate(body),
+        orientation: exif.as_deref().map(exif::orientation).unwrap_or(0),
+        icc: d.icc_profile(),
+        exif,
+    };
+    Ok((source, soi, colorspace))
+}
+
+/// Decode `data` after checking its header against `limits`.
+pub fn decode(data: &[u8], limits: &Limits, frames: Frames) -> Result<Decoded> {
+    let mut source = probe(data, limits)?;
+    let frames = match source.format {
+        Format::Jpeg => vec![still(decode_jpeg(data)?)],
+        Format::Png => {
+            let d = image::codecs::png::PngDecoder::new(Cursor::new(data)).map_err(corrupt)?;
+            vec![still(normalise(
+                DynamicImage::from_decoder(d).map_err(corrupt)?,
+            ))]
+        }
+        Format::Bmp => {
+            let d = image::codecs::bmp::BmpDecoder::new(Cursor::new(data)).map_err(corrupt)?;
+            vec![still(normalise(
+                DynamicImage::from_decoder(d).map_err(corrupt)?,
+            ))]
+        }
+        Format::Gif => decode_gif(data, limits, frames, &mut source)?,
+        Format::Webp => decode_webp(data, frames)?,
+    };
+    Ok(Decoded { source, frames })
+}
+
+fn still(image: DynamicImage) -> Frame {
+    Frame { image, delay_ms: 0 }
+}
+
+fn decode_jpeg(data: &[u8]) -> Result<DynamicImage> {
+    let (source, soi, colorspace) = probe_jpeg(data)?;
+    if !has_end_of_image(&data[soi..]) {
+        // zune-jpeg pads a truncated scan with grey; a service storing that would be
+        // storing a broken picture, so truncation is an error here.
+        return Err(corrupt(
+            "JPEG is truncated (no end-of-image marker after the scan)",
+        ));
+    }
+    let grey = colorspace == ColorSpace::Luma;
+    let out = if grey {
+        ColorSpace::Luma
+    } else {
+        ColorSpace::RGB
+    };
+    let mut d =
+        JpegDecoder::new_with_options(&data[soi..], jpeg_options().jpeg_set_out_colorspace(out));
+    let pixels = d.decode().map_err(|e| corrupt(format!("JPEG: {e:?}")))?;
+    let (w, h) = (source.width, source.height);
+    let image = if grey {
+        image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8)
+    } else {
+        RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8)
+    };
+    image.ok_or_else(|| corrupt("JPEG decoded to a short buffer"))
+}
+
+/// Sizes of the frames a GIF declares, found by walking its blocks without decompressing.
+/// Stops quietly at the first malformed block; the decoder reports that later.
+fn gif_frames(data: &[u8]) -> Vec<(u32, u32)> {
+    let mut frames = Vec::new();
+    let table = |flags: u8| {
+        if flags & 0x80 != 0 {
+            3usize << ((flags & 7) + 1)
+        } else {
+            0
+        }
+    };
+    let Some(&lsd_flags) = data.get(10) else {
+        return frames;
+    };
+    let mut i = 13 + table(lsd_flags);
+    let skip_sub_blocks = |mut i: usize| -> Option<usize> {
+        loop {
+            let len = usize::from(*data.get(i)?);
+            i += 1;
+            if len == 0 {
+                return Some(i);
+            }
+            i += len;
+        }
+    };
+    while let Some(&block) = data.get(i) {
+        match block {
+            0x21 => match skip_sub_blocks(i + 2) {
+                Some(next) => i = next,
+                None => break,
+            },
+            0x2C => {
+                let Some(d) = data.get(i + 1..i + 10) else {
+                    break;
+                };
+                let w = u32::from(u16::from_le_bytes([d[4], d[5]]));
+                let h = u32::from(u16::from_le_bytes([d[6], d[7]]));
+                frames.push((w, h));
+                // Descriptor, local colour table, LZW code size byte, then the data blocks.
+                match skip_sub_blocks(i + 10 + table(d[8]) + 1) {
+                    Some(next) => i = next,
+                    None => break,
+                }
+            }
+            _ => break,
+        }
+    }
+    frames
+}
+
+/// Whether an EOI marker follows the first scan. Inside entropy-coded data 0xFF is always
+/// stuffed or a restart marker, so the first FFD9 after SOS is the image's own end.
+fn has_end_of_image(jpeg: &[u8]) -> bool {
+    let sos = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]);
+    match sos {
+        Some(at) => jpeg[at..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
+}
+
+fn decode_gif(
+    data: &[u8],
+    limits: &Limits,
+    want: Frames,
+    source: &mut Source,
+) -> Result<Vec<Frame>> {
+    let d = image::codecs::gif::GifDecoder::new(Cursor::new(data)).map_err(corrupt)?;
+    let (w, h) = d.dimensions();
+    let mut out = Vec::new();
+    let mut pixels = 0;
+    for frame in d.into_frames() {
+        // Each frame is a full canvas; counting as we go bounds the work to the limits.
+        pixels = limits.check_frame(w, h, out.len() as u32, pixels)?;
+        let frame = frame.map_err(corrupt)?;
+        let (num, den) = frame.delay().numer_denom_ms();
+        out.push(Frame {
+            delay_ms: if den == 0 { 0 } else { num / den },
+            image: DynamicImage::ImageRgba8(frame.into_buffer()),
+        });
+        if want == Frames::First {
+            break;
+        }
+    }
+    if out.is_empty() {
+        return Err(corrupt("GIF has no frames"));
+    }
+    if want == Frames::All {
+        source.frames = out.len() as u32;
+    }
+    Ok(out)
+}
+
+fn decode_webp(data: &[u8], want: Frames) -> Result<Vec<Frame>> {
+    let mut d = image_webp::WebPDecoder::new(Cursor::new(data)).map_err(corrupt)?;
+    let (w, h) = d.dimensions();
+    let alpha = d.has_alpha();
+    let size = d
+        .output_buffer_size()
+        .ok_or_else(|| corrupt("WebP size overflows"))?;
+    let to_image = |buf: Vec<u8>| -> Result<DynamicImage> {
+        let img = if alpha {
+            RgbaImage::from_raw(w, h, buf).map(DynamicImage::ImageRgba8)
+        } else {
+            RgbImage::from_raw(w, h, buf).map(DynamicImage::ImageRgb8)
+        };
+        img.ok_or_else(|| corrupt("WebP decoded to a short buffer"))
+    };
+    if !d.is_animated() {
+        let mut buf = vec![0; size];
+        d.read_image(&mut buf).map_err(corrupt)?;
+        return Ok(vec![still(to_image(buf)?)]);
+    }
+    let count = if want == Frames::All {
+        d.num_frames()
+    } else {
+        1
+    };
+    let mut out = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let mut buf = vec![0; size];
+        let delay_ms = d.read_frame(&mut buf).map_err(corrupt)?;
+        out.push(Frame {
+            image: to_image(buf)?,
+            delay_ms,
+        });
+    }
+    Ok(out)
+}
+
+/// 8 bits per channel in one of L, LA, RGB, RGBA: the four layouts every step handles.
+pub(crate) fn normalise(img: DynamicImage) -> DynamicImage {
+    match img {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => img,
+        DynamicImage::ImageLuma16(_) => DynamicImage::ImageLuma8(img.to_luma8()),
+        DynamicImage::ImageLumaA16(_) => DynamicImage::ImageLumaA8(img.to_luma_alpha8()),
+        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+    }
+}

@@ -1,0 +1,227 @@
+//! Encoders, one per output format, and the quality rules of PROTOCOL §3.
+
+use std::io::Cursor;
+
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{Delay, DynamicImage, ImageEncoder};
+
+use crate::decode::Frame;
+use crate::error::{ProcessError, Result};
+use crate::format::Format;
+use crate::ops;
+use crate::rule::QualitySpec;
+
+/// Quality used when the rule says nothing and the input has no lossy quality of its own.
+pub const DEFAULT_QUALITY: u8 = 85;
+
+/// How to write the result.
+#[derive(Debug, Clone, Default)]
+pub struct Settings<'a> {
+    pub quality: u8,
+    /// WebP only: lossless (chosen by `quality/100!`).
+    pub lossless: bool,
+    /// Progressive JPEG; PNG and GIF interlacing are not written by these encoders.
+    pub interlace: bool,
+    pub icc: Option<&'a [u8]>,
+    pub exif: Option<&'a [u8]>,
+}
+
+/// The output quality from the rule's spec and the input's estimated quality.
+pub fn resolve_quality(spec: Option<QualitySpec>, input: Option<u8>, input_lossy_jpeg: bool) -> u8 {
+    let base = input.unwrap_or(DEFAULT_QUALITY);
+    let q = match spec {
+        None if input_lossy_jpeg => base,
+        None => DEFAULT_QUALITY,
+        Some(QualitySpec::AtMost(q)) => q.min(base),
+        Some(QualitySpec::Forced(q)) => q,
+        Some(QualitySpec::Relative(q)) => ((u32::from(base) * u32::from(q) + 50) / 100) as u8,
+        Some(QualitySpec::AtLeast(q)) => q.max(base),
+    };
+    q.clamp(1, 100)
+}
+
+fn fail(format: Format, e: impl std::fmt::Display) -> ProcessError {
+    ProcessError::Encode(format!("{}: {e}", format.name()))
+}
+
+pub fn encode(frames: &[Frame], format: Format, s: &Settings<'_>) -> Result<Vec<u8>> {
+    let first = &frames
+        .first()
+        .ok_or_else(|| ProcessError::Encode("no frame to encode".into()))?
+        .image;
+    match format {
+        Format::Jpeg => encode_jpeg(first, s),
+        Format::Webp => encode_webp(first, s),
+        Format::Png => encode_png(first, s),
+        Format::Gif => encode_gif(frames),
+        Format::Bmp => {
+            let img = ops::flatten_on_white(first);
+            let mut out = Vec::new();
+            image::codecs::bmp::BmpEncoder::new(&mut out)
+                .write_image(
+                    img.as_bytes(),
+                    img.width(),
+                    img.height(),
+                    img.color().into(),
+                )
+                .map_err(|e| fail(format, e))?;
+            Ok(out)
+        }
+    }
+}
+
+fn encode_jpeg(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
+    let img = ops::flatten_on_white(img);
+    let (w, h) = (img.width(), img.height());
+    let (Ok(w16), Ok(h16)) = (u16::try_from(w), u16::try_from(h)) else {
+        return Err(ProcessError::InvalidArgument(format!(
+            "{w}x{h} is too large for JPEG"
+        )));
+    };
+    let color = match img {
+        DynamicImage::ImageLuma8(_) => jpeg_encoder::ColorType::Luma,
+        _ => jpeg_encoder::ColorType::Rgb,
+    };
+    let img = match img {
+        DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => img,
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+    };
+    let mut out = Vec::with_capacity(img.as_bytes().len() / 8);
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, s.quality);
+    enc.set_progressive(s.interlace);
+    enc.set_optimized_huffman_tables(true);
+    if let Some(icc) = s.icc {
+        enc.add_icc_profile(icc)
+            .map_err(|e| fail(Format::Jpeg, e))?;
+    }
+    if let Some(exif) = s.exif {
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend_from_slice(exif.strip_prefix(b"Exif\0\0").unwrap_or(exif));
+        // An EXIF block too large for one segment is dropped rather than failing the image.
+        if app1.len() < 65_000 {
+            enc.add_app_segment(1, &app1)
+                .map_err(|e| fail(Format::Jpeg, e))?;
+        }
+    }
+    enc.encode(img.as_bytes(), w16, h16, color)
+        .map_err(|e| fail(Format::Jpeg, e))?;
+    Ok(out)
+}
+
+fn encode_webp(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
+    let (w, h) = (img.width(), img.height());
+    if w > 16383 || h > 16383 {
+        return Err(ProcessError::InvalidArgument(format!(
+            "{w}x{h} exceeds WebP's 16383 px per side"
+        )));
+    }
+    let img = match img {
+        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => img.clone(),
+        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+    };
+    let enc = match &img {
+        DynamicImage::ImageRgba8(i) => webp::Encoder::from_rgba(i.as_raw(), w, h),
+        _ => webp::Encoder::from_rgb(img.as_bytes(), w, h),
+    };
+    let mem = if s.lossless {
+        enc.encode_lossless()
+    } else {
+        enc.encode(f32::from(s.quality))
+    };
+    if mem.is_empty() {
+        return Err(fail(Format::Webp, "libwebp returned no data"));
+    }
+    Ok(mem.to_vec())
+}
+
+fn encode_png(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    // Fast zlib: PNG outputs here are thumbnails, where a few % of size costs a lot of time.
+    let mut enc =
+        PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
+    if let Some(icc) = s.icc {
+        // An ICC profile the encoder refuses is dropped, not fatal.
+        let _ = enc.set_icc_profile(icc.to_vec());
+    }
+    enc.write_image(
+        img.as_bytes(),
+        img.width(),
+        img.height(),
+        img.color().into(),
+    )
+    .map_err(|e| fail(Format::Png, e))?;
+    Ok(out)
+}
+
+fn encode_gif(frames: &[Frame]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut enc = GifEncoder::new_with_speed(Cursor::new(&mut out), 10);
+        if frames.len() > 1 {
+            enc.set_repeat(Repeat::Infinite)
+                .map_err(|e| fail(Format::Gif, e))?;
+        }
+        let frames = frames.iter().map(|f| {
+            image::Frame::from_parts(
+                f.image.to_rgba8(),
+                0,
+                0,
+                Delay::from_numer_denom_ms(f.delay_ms, 1),
+            )
+        });
+        enc.encode_frames(frames)
+            .map_err(|e| fail(Format::Gif, e))?;
+    }
+    Ok(out)
+}
+
+/// The largest quality ≤ `max_quality` whose output fits in `limit` bytes (binary search);
+/// quality 1 if none does.
+pub fn encode_within(
+    frames: &[Frame],
+    format: Format,
+    s: &Settings<'_>,
+    limit: u64,
+) -> Result<(Vec<u8>, u8)> {
+    let first = encode(frames, format, s)?;
+    if first.len() as u64 <= limit || !format.is_lossy() || s.lossless {
+        return Ok((first, s.quality));
+    }
+    let (mut lo, mut hi) = (1u8, s.quality.saturating_sub(1).max(1));
+    let mut best: Option<(Vec<u8>, u8)> = None;
+    while lo <= hi {
+        let mid = lo + (hi - lo) / 2;
+        let bytes = encode(
+            frames,
+            format,
+            &Settings {
+                quality: mid,
+                ..s.clone()
+            },
+        )?;
+        if bytes.len() as u64 <= limit {
+            best = Some((bytes, mid));
+            lo = mid + 1;
+        } else if mid == 1 {
+            break;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    match best {
+        Some(b) => Ok(b),
+        None => Ok((
+            encode(
+                frames,
+                format,
+                &Settings {
+                    quality: 1,
+                    ..s.clone()
+                },
+            )?,
+            1,
+        )),
+    }
+}

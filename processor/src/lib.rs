@@ -1,0 +1,123 @@
+//! picops' image processor: bytes and a COS rule in, bytes and facts out.
+//! Pure and synchronous: no I/O, no async, no global state.
+//!
+//! ```text
+//! probe (header, limits) → decode (once) → pipeline (rule AST, step by step) → encode
+//! ```
+
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod exif;
+pub mod format;
+pub mod geometry;
+pub mod limits;
+pub mod ops;
+pub mod pipeline;
+pub mod quality;
+pub mod rule;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub use decode::{decode, probe, Decoded, Frames, Source};
+pub use error::{ProcessError, Result};
+pub use format::Format;
+pub use limits::Limits;
+pub use pipeline::OutputSpec;
+pub use rule::{parse_rule, Rule};
+
+/// What COS reports about an input image (`ImageInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageInfo {
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+    /// JPEG: estimated like ImageMagick; lossless: 100; unknown (lossy WebP): 0.
+    pub quality: u8,
+    /// Average colour, `0xRRGGBB`.
+    pub ave: String,
+    pub orientation: u16,
+    pub frames: u32,
+}
+
+/// Facts about one processed result (`ProcessResults/Object`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputFacts {
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+    pub size: u64,
+    pub quality: u8,
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub bytes: Vec<u8>,
+    pub facts: OutputFacts,
+    /// Set when `ignore-error/1` turned a failure into "return the input unchanged".
+    pub ignored_error: Option<String>,
+}
+
+impl Decoded {
+    pub fn info(&self) -> ImageInfo {
+        let (r, g, b) = self
+            .frames
+            .first()
+            .map(|f| ops::average(&f.image))
+            .unwrap_or_default();
+        ImageInfo {
+            format: self.source.format,
+            width: self.source.width,
+            height: self.source.height,
+            quality: self.source.quality.unwrap_or(0),
+            ave: format!("0x{r:02x}{g:02x}{b:02x}"),
+            orientation: self.source.orientation,
+            frames: self.source.frames,
+        }
+    }
+}
+
+/// Which frames `rules` need from an input of `format`: all only when a rule writes GIF
+/// from a GIF (the only animated output).
+pub fn frames_needed(format: Format, rules: &[Rule]) -> Frames {
+    let gif_out = rules
+        .iter()
+        .any(|r| OutputSpec::of(r).format_for(format) == Format::Gif);
+    if format == Format::Gif && gif_out {
+        Frames::All
+    } else {
+        Frames::First
+    }
+}
+
+/// Apply one parsed rule to an already decoded image. `original` is returned unchanged when
+/// the rule says `ignore-error/1` and fails.
+pub fn apply(
+    decoded: &Decoded,
+    rule: &Rule,
+    original: &[u8],
+    limits: &Limits,
+    deadline: Option<Instant>,
+) -> Result<Output> {
+    pipeline::run(decoded, rule, original, limits, deadline)
+}
+
+/// Decode `data` and apply `rule`: the whole offline path of `picops process`.
+pub fn process(data: &[u8], rule: &str, limits: &Limits) -> Result<Output> {
+    let rule = parse_rule(rule)?;
+    let format = Format::sniff(data).unwrap_or(Format::Jpeg);
+    let decoded = decode(
+        data,
+        limits,
+        frames_needed(format, std::slice::from_ref(&rule)),
+    )?;
+    apply(&decoded, &rule, data, limits, None)
+}
+
+/// ImageInfo of `data` (decodes the first frame for the average colour).
+pub fn info(data: &[u8], limits: &Limits) -> Result<ImageInfo> {
+    Ok(decode(data, limits, Frames::First)?.info())
+}

@@ -1,0 +1,317 @@
+//! Pixel steps. Each takes an image and returns a new one; the pipeline decides the order.
+
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use image::{imageops, DynamicImage, GenericImageView, Rgba, RgbaImage};
+
+use crate::error::{ProcessError, Result};
+use crate::rule::{FlipAxis, Rgb};
+
+/// Resize with fast_image_resize (runtime SIMD dispatch; alpha premultiplied internally).
+pub fn resize(img: &DynamicImage, width: u32, height: u32) -> Result<DynamicImage> {
+    if (width, height) == img.dimensions() {
+        return Ok(img.clone());
+    }
+    let mut dst = DynamicImage::new(width, height, img.color());
+    let mut resizer = Resizer::new();
+    // Lanczos3 matches what vipsthumbnail and ImageMagick use for downscaling.
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    resizer
+        .resize(img, &mut dst, &options)
+        .map_err(|e| ProcessError::Encode(format!("resize: {e}")))?;
+    Ok(dst)
+}
+
+pub fn crop(img: &DynamicImage, x: u32, y: u32, w: u32, h: u32) -> DynamicImage {
+    img.crop_imm(x, y, w.max(1), h.max(1))
+}
+
+/// Place `img` centred on a `w`×`h` canvas of `color`.
+pub fn pad(img: &DynamicImage, w: u32, h: u32, color: Rgb) -> DynamicImage {
+    let alpha = img.color().has_alpha();
+    let mut canvas = RgbaImage::from_pixel(w, h, Rgba([color.0, color.1, color.2, 255]));
+    let x = i64::from(w.saturating_sub(img.width()) / 2);
+    let y = i64::from(h.saturating_sub(img.height()) / 2);
+    imageops::overlay(&mut canvas, &img.to_rgba8(), x, y);
+    if alpha {
+        DynamicImage::ImageRgba8(canvas)
+    } else {
+        DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(canvas).to_rgb8())
+    }
+}
+
+pub fn flip(img: &DynamicImage, axis: FlipAxis) -> DynamicImage {
+    match axis {
+        FlipAxis::Vertical => img.flipv(),
+        FlipAxis::Horizontal => img.fliph(),
+    }
+}
+
+/// Turn an image stored with EXIF `orientation` upright.
+pub fn orient(img: &DynamicImage, orientation: u16) -> DynamicImage {
+    match orientation {
+        2 => img.fliph(),
+        3 => img.rotate180(),
+        4 => img.flipv(),
+        5 => img.rotate90().fliph(),
+        6 => img.rotate90(),
+        7 => img.rotate270().fliph(),
+        8 => img.rotate270(),
+        _ => img.clone(),
+    }
+}
+
+/// Size of the canvas holding a `w`×`h` image rotated by `deg`.
+pub fn rotated_size(w: u32, h: u32, deg: f64) -> (u32, u32) {
+    let r = deg.to_radians();
+    let (s, c) = (r.sin().abs(), r.cos().abs());
+    let (fw, fh) = (f64::from(w), f64::from(h));
+    (
+        ((fw * c + fh * s).round() as u32).max(1),
+        ((fw * s + fh * c).round() as u32).max(1),
+    )
+}
+
+/// Rotate clockwise by any angle; the corners uncovered are transparent (white once a
+/// format without alpha flattens them).
+pub fn rotate(img: &DynamicImage, deg: f64) -> DynamicImage {
+    let deg = deg.rem_euclid(360.0);
+    // Right angles are exact pixel moves, no resampling.
+    if deg == 0.0 {
+        return img.clone();
+    }
+    if deg == 90.0 {
+        return img.rotate90();
+    }
+    if deg == 180.0 {
+        return img.rotate180();
+    }
+    if deg == 270.0 {
+        return img.rotate270();
+    }
+    let src = img.to_rgba8();
+    let (w, h) = src.dimensions();
+    let (ow, oh) = rotated_size(w, h, deg);
+    let r = deg.to_radians();
+    let (sin, cos) = (r.sin(), r.cos());
+    let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
+    let (ocx, ocy) = (f64::from(ow) / 2.0, f64::from(oh) / 2.0);
+    let mut out = RgbaImage::new(ow, oh);
+    for (x, y, px) in out.enumerate_pixels_mut() {
+        // Inverse mapping: where in the source does this output pixel come from?
+        let dx = f64::from(x) + 0.5 - ocx;
+        let dy = f64::from(y) + 0.5 - ocy;
+        let sx = dx * cos + dy * sin + cx - 0.5;
+        let sy = -dx * sin + dy * cos + cy - 0.5;
+        *px = bilinear(&src, sx, sy);
+    }
+    DynamicImage::ImageRgba8(out)
+}
+
+fn bilinear(src: &RgbaImage, x: f64, y: f64) -> Rgba<u8> {
+    let (w, h) = (i64::from(src.width()), i64::from(src.height()));
+    let (x0, y0) = (x.floor() as i64, y.floor() as i64);
+    let (fx, fy) = (x - x0 as f64, y - y0 as f64);
+    let sample = |xi: i64, yi: i64| -> [f64; 4] {
+        if xi < 0 || yi < 0 || xi >= w || yi >= h {
+            return [0.0; 4];
+        }
+        let p = src.get_pixel(xi as u32, yi as u32).0;
+        // Premultiply so transparent neighbours don't bleed black into the edge.
+        let a = f64::from(p[3]) / 255.0;
+        [
+            f64::from(p[0]) * a,
+            f64::from(p[1]) * a,
+            f64::from(p[2]) * a,
+            f64::from(p[3]),
+        ]
+    };
+    let (a, b, c, d) = (
+        sample(x0, y0),
+        sample(x0 + 1, y0),
+        sample(x0, y0 + 1),
+        sample(x0 + 1, y0 + 1),
+    );
+    let mut out = [0.0; 4];
+    for i in 0..4 {
+        out[i] =
+            (a[i] * (1.0 - fx) + b[i] * fx) * (1.0 - fy) + (c[i] * (1.0 - fx) + d[i] * fx) * fy;
+    }
+    let alpha = out[3];
+    if alpha <= 0.0 {
+        return Rgba([0, 0, 0, 0]);
+    }
+    let un = |v: f64| (v * 255.0 / alpha).round().clamp(0.0, 255.0) as u8;
+    Rgba([
+        un(out[0]),
+        un(out[1]),
+        un(out[2]),
+        alpha.round().clamp(0.0, 255.0) as u8,
+    ])
+}
+
+/// `iradius/r`: the centred circle of radius r (capped at half the short side), transparent
+/// outside; the result is 2r×2r.
+pub fn circle(img: &DynamicImage, r: u32) -> DynamicImage {
+    let r = r.min(img.width() / 2).min(img.height() / 2).max(1);
+    let d = 2 * r;
+    let x = (img.width() - d.min(img.width())) / 2;
+    let y = (img.height() - d.min(img.height())) / 2;
+    let mut out = img.crop_imm(x, y, d, d).to_rgba8();
+    let c = f64::from(r);
+    for (px, py, p) in out.enumerate_pixels_mut() {
+        let dist = ((f64::from(px) + 0.5 - c).powi(2) + (f64::from(py) + 0.5 - c).powi(2)).sqrt();
+        p.0[3] = scale_alpha(p.0[3], coverage(c - dist));
+    }
+    DynamicImage::ImageRgba8(out)
+}
+
+/// `rradius/r`: rounded corners of radius r (capped at half the short side).
+pub fn rounded(img: &DynamicImage, r: u32) -> DynamicImage {
+    let mut out = img.to_rgba8();
+    let (w, h) = out.dimensions();
+    let r = f64::from(r.min(w / 2).min(h / 2));
+    let (fw, fh) = (f64::from(w), f64::from(h));
+    for (px, py, p) in out.enumerate_pixels_mut() {
+        let (x, y) = (f64::from(px) + 0.5, f64::from(py) + 0.5);
+        let cx = if x < r {
+            r
+        } else if x > fw - r {
+            fw - r
+        } else {
+            continue;
+        };
+        let cy = if y < r {
+            r
+        } else if y > fh - r {
+            fh - r
+        } else {
+            continue;
+        };
+        let dist = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
+        p.0[3] = scale_alpha(p.0[3], coverage(r - dist));
+    }
+    DynamicImage::ImageRgba8(out)
+}
+
+/// Antialiased coverage of a pixel whose centre is `inside` pixels within an edge.
+fn coverage(inside: f64) -> f64 {
+    (inside + 0.5).clamp(0.0, 1.0)
+}
+
+fn scale_alpha(a: u8, k: f64) -> u8 {
+    (f64::from(a) * k).round() as u8
+}
+
+pub fn blur(img: &DynamicImage, sigma: f32) -> DynamicImage {
+    img.blur(sigma)
+}
+
+/// Unsharp mask; `amount` 10..300 is the strength in percent.
+pub fn sharpen(img: &DynamicImage, amount: u32) -> DynamicImage {
+    let blurred = img.blur(1.0);
+    let k = amount as f32 / 100.0;
+    let mut out = img.clone();
+    match (&mut out, &blurred) {
+        (DynamicImage::ImageRgb8(o), DynamicImage::ImageRgb8(b)) => {
+            unsharp(o.as_mut(), b.as_raw(), k, 3)
+        }
+        (DynamicImage::ImageRgba8(o), DynamicImage::ImageRgba8(b)) => {
+            unsharp(o.as_mut(), b.as_raw(), k, 4)
+        }
+        (DynamicImage::ImageLuma8(o), DynamicImage::ImageLuma8(b)) => {
+            unsharp(o.as_mut(), b.as_raw(), k, 1)
+        }
+        (DynamicImage::ImageLumaA8(o), DynamicImage::ImageLumaA8(b)) => {
+            unsharp(o.as_mut(), b.as_raw(), k, 2)
+        }
+        _ => {}
+    }
+    out
+}
+
+fn unsharp(out: &mut [u8], blurred: &[u8], k: f32, channels: usize) {
+    let has_alpha = channels == 2 || channels == 4;
+    for (i, (o, &b)) in out.iter_mut().zip(blurred).enumerate() {
+        if has_alpha && i % channels == channels - 1 {
+            continue;
+        }
+        let v = f32::from(*o) + (f32::from(*o) - f32::from(b)) * k;
+        *o = v.round().clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// `bright/v`, v in -100..100: shift every channel by v % of full scale.
+pub fn bright(img: &DynamicImage, v: i32) -> DynamicImage {
+    img.brighten(v * 255 / 100)
+}
+
+/// `contrast/v`, v in -100..100.
+pub fn contrast(img: &DynamicImage, v: i32) -> DynamicImage {
+    img.adjust_contrast(v as f32)
+}
+
+pub fn grayscale(img: &DynamicImage) -> DynamicImage {
+    if img.color().has_alpha() {
+        DynamicImage::ImageLumaA8(img.to_luma_alpha8())
+    } else {
+        DynamicImage::ImageLuma8(img.to_luma8())
+    }
+}
+
+/// Composite alpha over white, for formats without alpha (JPEG, and BMP here).
+pub fn flatten_on_white(img: &DynamicImage) -> DynamicImage {
+    match img {
+        DynamicImage::ImageRgba8(rgba) => {
+            let mut out = image::RgbImage::new(rgba.width(), rgba.height());
+            for (o, p) in out.pixels_mut().zip(rgba.pixels()) {
+                let a = u32::from(p.0[3]);
+                for c in 0..3 {
+                    o.0[c] = ((u32::from(p.0[c]) * a + 255 * (255 - a) + 127) / 255) as u8;
+                }
+            }
+            DynamicImage::ImageRgb8(out)
+        }
+        DynamicImage::ImageLumaA8(la) => {
+            let mut out = image::GrayImage::new(la.width(), la.height());
+            for (o, p) in out.pixels_mut().zip(la.pixels()) {
+                let a = u32::from(p.0[1]);
+                o.0[0] = ((u32::from(p.0[0]) * a + 255 * (255 - a) + 127) / 255) as u8;
+            }
+            DynamicImage::ImageLuma8(out)
+        }
+        other => other.clone(),
+    }
+}
+
+/// Average colour as (r, g, b), alpha ignored.
+pub fn average(img: &DynamicImage) -> (u8, u8, u8) {
+    let (mut r, mut g, mut b) = (0u64, 0u64, 0u64);
+    let n = u64::from(img.width()) * u64::from(img.height());
+    match img {
+        DynamicImage::ImageRgb8(i) => i.as_raw().chunks_exact(3).for_each(|p| {
+            r += u64::from(p[0]);
+            g += u64::from(p[1]);
+            b += u64::from(p[2]);
+        }),
+        DynamicImage::ImageRgba8(i) => i.as_raw().chunks_exact(4).for_each(|p| {
+            r += u64::from(p[0]);
+            g += u64::from(p[1]);
+            b += u64::from(p[2]);
+        }),
+        DynamicImage::ImageLuma8(i) => i.as_raw().iter().for_each(|&p| r += u64::from(p)),
+        DynamicImage::ImageLumaA8(i) => i
+            .as_raw()
+            .chunks_exact(2)
+            .for_each(|p| r += u64::from(p[0])),
+        other => return average(&crate::decode::normalise(other.clone())),
+    }
+    if matches!(
+        img,
+        DynamicImage::ImageLuma8(_) | DynamicImage::ImageLumaA8(_)
+    ) {
+        g = r;
+        b = r;
+    }
+    let n = n.max(1);
+    ((r / n) as u8, (g / n) as u8, (b / n) as u8)
+}

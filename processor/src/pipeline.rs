@@ -1,0 +1,288 @@
+//! The executor: walks a parsed [`Rule`] over a decoded image, one step at a time, checking
+//! the output limits before each geometry step allocates and the deadline between steps.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use image::DynamicImage;
+
+use crate::decode::{Decoded, Frame};
+use crate::encode::{self, Settings};
+use crate::error::{ProcessError, Result};
+use crate::exif;
+use crate::format::Format;
+use crate::geometry;
+use crate::limits::Limits;
+use crate::ops;
+use crate::rule::{MogrOp, OutputOp, Processor, QualitySpec, Rule, View2};
+use crate::{Output, OutputFacts};
+
+/// What the rule says about encoding. Output parameters don't move pixels, so they are
+/// gathered in one pass up front (a later one overrides an earlier one).
+#[derive(Debug, Clone, Default)]
+pub struct OutputSpec {
+    pub format: Option<Format>,
+    pub quality: Option<QualitySpec>,
+    pub interlace: bool,
+    pub strip: bool,
+    pub size_limit: Option<u64>,
+    pub ignore_error: bool,
+}
+
+impl OutputSpec {
+    pub fn of(rule: &Rule) -> OutputSpec {
+        let mut spec = OutputSpec::default();
+        let outputs = rule
+            .processors
+            .iter()
+            .flat_map(|p| -> Box<dyn Iterator<Item = &OutputOp>> {
+                match p {
+                    Processor::ImageMogr2(ops) => Box::new(ops.iter().filter_map(|op| match op {
+                        MogrOp::Output(o) => Some(o),
+                        _ => None,
+                    })),
+                    Processor::ImageView2(v) => Box::new(v.output.iter()),
+                }
+            });
+        for op in outputs {
+            match op {
+                OutputOp::Format(f) => spec.format = *f,
+                OutputOp::Quality(q) => spec.quality = Some(*q),
+                OutputOp::Interlace(i) => spec.interlace = *i,
+                OutputOp::Strip => spec.strip = true,
+                OutputOp::SizeLimit(n) => spec.size_limit = Some(*n),
+                OutputOp::IgnoreError => spec.ignore_error = true,
+            }
+        }
+        spec
+    }
+
+    pub fn format_for(&self, input: Format) -> Format {
+        self.format.unwrap_or(input)
+    }
+}
+
+struct Ctx<'a> {
+    frames: Vec<Frame>,
+    orientation: u16,
+    exif: Option<Cow<'a, [u8]>>,
+    limits: &'a Limits,
+    deadline: Option<Instant>,
+}
+
+impl Ctx<'_> {
+    fn tick(&self) -> Result<()> {
+        match self.deadline {
+            Some(d) if Instant::now() > d => Err(ProcessError::Deadline),
+            _ => Ok(()),
+        }
+    }
+
+    fn size(&self) -> (u32, u32) {
+        self.frames
+            .first()
+            .map(|f| (f.image.width(), f.image.height()))
+            .unwrap_or((0, 0))
+    }
+
+    fn each(&mut self, step: impl Fn(&DynamicImage) -> Result<DynamicImage>) -> Result<()> {
+        self.tick()?;
+        for f in &mut self.frames {
+            f.image = step(&f.image)?;
+        }
+        Ok(())
+    }
+
+    /// A geometry step to `w`×`h`: refuse an oversized result before allocating it.
+    fn check(&self, w: u32, h: u32, what: &str) -> Result<()> {
+        self.limits.check_output(w, h, what)
+    }
+
+    fn resize_to(&mut self, w: u32, h: u32, what: &str) -> Result<()> {
+        self.check(w, h, what)?;
+        self.each(|img| ops::resize(img, w, h))
+    }
+}
+
+/// Run `rule` on `decoded`, encode, and report the result's facts.
+pub fn run(
+    decoded: &Decoded,
+    rule: &Rule,
+    original: &[u8],
+    limits: &Limits,
+    deadline: Option<Instant>,
+) -> Result<Output> {
+    let spec = OutputSpec::of(rule);
+    match run_inner(decoded, rule, &spec, limits, deadline) {
+        Err(e) if spec.ignore_error && e != ProcessError::Deadline => {
+            let s = &decoded.source;
+            Ok(Output {
+                bytes: original.to_vec(),
+                facts: OutputFacts {
+                    format: s.format,
+                    width: s.width,
+                    height: s.height,
+                    size: original.len() as u64,
+                    quality: s.quality.unwrap_or(0),
+                },
+                ignored_error: Some(e.to_string()),
+            })
+        }
+        other => other,
+    }
+}
+
+fn run_inner(
+    decoded: &Decoded,
+    rule: &Rule,
+    spec: &OutputSpec,
+    limits: &Limits,
+    deadline: Option<Instant>,
+) -> Result<Output> {
+    let source = &decoded.source;
+    let format = spec.format_for(source.format);
+    // Only GIF output keeps animation; everything else takes the first frame.
+    let frames = if format == Format::Gif {
+        decoded.frames.clone()
+    } else {
+        decoded.frames.iter().take(1).cloned().collect()
+    };
+    let mut ctx = Ctx {
+        frames,
+        orientation: source.orientation,
+        exif: source.exif.as_deref().map(Cow::Borrowed),
+        limits,
+        deadline,
+    };
+    for processor in &rule.processors {
+        match processor {
+            Processor::ImageMogr2(ops) => {
+                for op in ops {
+                    mogr_step(&mut ctx, op)?;
+                }
+            }
+            Processor::ImageView2(v) => view2_step(&mut ctx, v)?,
+        }
+    }
+    ctx.tick()?;
+    let (w, h) = ctx.size();
+    limits.check_output(w, h, "result")?;
+
+    let quality = encode::resolve_quality(
+        spec.quality,
+        source.quality,
+        source.format == Format::Jpeg && source.quality.is_some(),
+    );
+    let settings = Settings {
+        quality,
+        lossless: format == Format::Webp && spec.quality == Some(QualitySpec::Forced(100)),
+        interlace: spec.interlace,
+        icc: if spec.strip {
+            None
+        } else {
+            source.icc.as_deref()
+        },
+        exif: if spec.strip {
+            None
+        } else {
+            ctx.exif.as_deref()
+        },
+    };
+    let (bytes, quality) = match spec.size_limit {
+        Some(limit) => encode::encode_within(&ctx.frames, format, &settings, limit)?,
+        None => (encode::encode(&ctx.frames, format, &settings)?, quality),
+    };
+    Ok(Output {
+        facts: OutputFacts {
+            format,
+            width: w,
+            height: h,
+            size: bytes.len() as u64,
+            quality: if format.is_lossy() && !settings.lossless {
+                quality
+            } else {
+                100
+            },
+        },
+        bytes,
+        ignored_error: None,
+    })
+}
+
+fn mogr_step(ctx: &mut Ctx<'_>, op: &MogrOp) -> Result<()> {
+    let (w, h) = ctx.size();
+    match op {
+        MogrOp::Thumbnail { spec, pad } => {
+            let (tw, th) = geometry::thumbnail(spec, w, h);
+            ctx.resize_to(tw, th, "thumbnail")?;
+            if let (
+                Some(color),
+                crate::rule::Thumbnail::Fit {
+                    width: Some(bw),
+                    height: Some(bh),
+                    ..
+                },
+            ) = (pad, spec)
+            {
+                ctx.check(*bw, *bh, "pad")?;
+                ctx.each(|img| Ok(ops::pad(img, *bw, *bh, *color)))?;
+            }
+        }
+        MogrOp::Crop { spec, gravity } => {
+            let (x, y, cw, ch) = geometry::crop_rect(spec, *gravity, w, h);
+            ctx.each(|img| Ok(ops::crop(img, x, y, cw, ch)))?;
+        }
+        MogrOp::Cut {
+            width,
+            height,
+            dx,
+            dy,
+        } => {
+            if *dx >= w || *dy >= h {
+                return Err(ProcessError::InvalidArgument(format!(
+                    "cut offset {dx}x{dy} is outside the {w}x{h} image"
+                )));
+            }
+            let (cw, ch) = ((*width).min(w - dx), (*height).min(h - dy));
+            ctx.each(|img| Ok(ops::crop(img, *dx, *dy, cw, ch)))?;
+        }
+        MogrOp::IRadius(r) => ctx.each(|img| Ok(ops::circle(img, *r)))?,
+        MogrOp::RRadius(r) => ctx.each(|img| Ok(ops::rounded(img, *r)))?,
+        MogrOp::Rotate(deg) => {
+            let (rw, rh) = ops::rotated_size(w, h, *deg);
+            ctx.check(rw, rh, "rotate")?;
+            ctx.each(|img| Ok(ops::rotate(img, *deg)))?;
+        }
+        MogrOp::AutoOrient => {
+            let o = ctx.orientation;
+            if o > 1 {
+                ctx.each(|img| Ok(ops::orient(img, o)))?;
+            }
+            ctx.orientation = 1.min(o);
+            ctx.exif = ctx
+                .exif
+                .take()
+                .map(|e| Cow::Owned(exif::with_upright_orientation(&e)));
+        }
+        MogrOp::Flip(axis) => ctx.each(|img| Ok(ops::flip(img, *axis)))?,
+        MogrOp::Blur { sigma, .. } => ctx.each(|img| Ok(ops::blur(img, *sigma)))?,
+        MogrOp::Sharpen(v) => ctx.each(|img| Ok(ops::sharpen(img, *v)))?,
+        MogrOp::Bright(v) => ctx.each(|img| Ok(ops::bright(img, *v)))?,
+        MogrOp::Contrast(v) => ctx.each(|img| Ok(ops::contrast(img, *v)))?,
+        MogrOp::Grayscale => ctx.each(|img| Ok(ops::grayscale(img)))?,
+        MogrOp::Output(_) => {}
+    }
+    Ok(())
+}
+
+fn view2_step(ctx: &mut Ctx<'_>, v: &View2) -> Result<()> {
+    let (w, h) = ctx.size();
+    let plan = geometry::view2(v, w, h);
+    ctx.resize_to(plan.width, plan.height, "imageView2")?;
+    if let Some((cw, ch)) = plan.crop {
+        let x = (plan.width - cw) / 2;
+        let y = (plan.height - ch) / 2;
+        ctx.each(|img| Ok(ops::crop(img, x, y, cw, ch)))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! Configuration: `picops.toml`, overridden by `PICOPS_*` environment variables, overridden
+//! by flags. See `picops.example.toml` for every key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Deserialize;
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Configuration file (TOML).
+    #[arg(long, env = "PICOPS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on. Until request authentication lands, only loopback is allowed.
+    #[arg(long, env = "PICOPS_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// S3 endpoint to front, e.g. http://127.0.0.1:3900. Absent: an embedded store is started.
+    #[arg(long, env = "PICOPS_UPSTREAM")]
+    pub upstream: Option<String>,
+    #[arg(long, env = "PICOPS_UPSTREAM_REGION")]
+    pub upstream_region: Option<String>,
+    #[arg(long, env = "PICOPS_UPSTREAM_ACCESS_KEY")]
+    pub upstream_access_key: Option<String>,
+    #[arg(long, env = "PICOPS_UPSTREAM_SECRET_KEY", hide_env_values = true)]
+    pub upstream_secret_key: Option<String>,
+    /// Data directory of the embedded store.
+    #[arg(long, env = "PICOPS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Base domain for virtual-host addressing (`<bucket>.<domain>`); repeatable.
+    #[arg(
+        long = "base-domain",
+        env = "PICOPS_BASE_DOMAINS",
+        value_delimiter = ','
+    )]
+    pub base_domains: Vec<String>,
+    /// Largest body of a processed upload, in bytes.
+    #[arg(long, env = "PICOPS_MAX_BODY")]
+    pub max_body: Option<u64>,
+    /// Threads of the blocking pool that runs image processing (default: number of cores).
+    #[arg(long, env = "PICOPS_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    workers: Option<usize>,
+    #[serde(default)]
+    upstream: UpstreamFile,
+    #[serde(default)]
+    base_domains: Vec<String>,
+    /// Custom domain → bucket.
+    #[serde(default)]
+    domains: BTreeMap<String, String>,
+    #[serde(default)]
+    limits: LimitsFile,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct UpstreamFile {
+    endpoint: Option<String>,
+    region: Option<String>,
+    access_key: Option<String>,
+    secret_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    max_body: Option<u64>,
+    max_side: Option<u32>,
+    max_pixels: Option<u64>,
+    max_frames: Option<u32>,
+    max_output_side: Option<u32>,
+    processing_timeout_secs: Option<u64>,
+}
+
+/// Where upstream requests go and how they are signed.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `http://host:port`, no trailing slash.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `None`: start the embedded store in `data_dir`.
+    pub upstream: Option<Upstream>,
+    pub data_dir: PathBuf,
+    pub base_domains: Vec<String>,
+    pub domains: BTreeMap<String, String>,
+    pub max_body: u64,
+    pub limits: picops_processor::Limits,
+    pub processing_timeout: std::time::Duration,
+    pub workers: usize,
+}
+
+pub const DEFAULT_MAX_BODY: u64 = 20 * 1024 * 1024;
+
+impl Config {
+    pub fn load(args: &ServeArgs) -> Result<Config, String> {
+        let file: FileConfig = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        if !listen.ip().is_loopback() {
+            return Err(format!(
+                "refusing to listen on {listen}: request authentication is not implemented yet, \
+                 so picops binds to loopback only"
+            ));
+        }
+        let endpoint = args.upstream.clone().or(file.upstream.endpoint);
+        let upstream = match endpoint {
+            None => None,
+            Some(e) => {
+                let endpoint = e.trim_end_matches('/').to_string();
+                if !endpoint.starts_with("http://") {
+                    return Err(format!(
+                        "upstream {endpoint}: only http:// endpoints are supported"
+                    ));
+                }
+                Some(Upstream {
+                    endpoint,
+                    region: args
+                        .upstream_region
+                        .clone()
+                        .or(file.upstream.region)
+                        .unwrap_or_else(|| "us-east-1".into()),
+                    access_key: args
+                        .upstream_access_key
+                        .clone()
+                        .or(file.upstream.access_key)
+                        .ok_or("upstream access key missing (--upstream-access-key)")?,
+                    secret_key: args
+                        .upstream_secret_key
+                        .clone()
+                        .or(file.upstream.secret_key)
+                        .ok_or("upstream secret key missing (--upstream-secret-key)")?,
+                })
+            }
+        };
+        let mut base_domains = args.base_domains.clone();
+        base_domains.extend(file.base_domains);
+        let defaults = picops_processor::Limits::default();
+        let l = &file.limits;
+        let workers = args.workers.or(file.workers).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
+        Ok(Config {
+            listen,
+            upstream,
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("picops-data")),
+            base_domains,
+            domains: file.domains,
+            max_body: args.max_body.or(l.max_body).unwrap_or(DEFAULT_MAX_BODY),
+            limits: picops_processor::Limits {
+                max_side: l.max_side.unwrap_or(defaults.max_side),
+                max_pixels: l.max_pixels.unwrap_or(defaults.max_pixels),
+                max_frames: l.max_frames.unwrap_or(defaults.max_frames),
+                max_output_side: l.max_output_side.unwrap_or(defaults.max_output_side),
+            },
+            processing_timeout: std::time::Duration::from_secs(
+                l.processing_timeout_secs.unwrap_or(30),
+            ),
+            workers: workers.max(1),
+        })
+    }
+}

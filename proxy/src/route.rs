@@ -1,0 +1,269 @@
+//! Addressing (PROTOCOL §5): which bucket and key a request names, from the absolute URL of
+//! a forward-proxy request, a COS or configured virtual host, a custom domain, or the path.
+
+use std::collections::BTreeMap;
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::error::ApiError;
+
+/// How hosts map to buckets.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    pub base_domains: Vec<String>,
+    /// Custom domain (with or without port) → bucket.
+    pub domains: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `None` for service-level requests (ListBuckets).
+    pub bucket: Option<String>,
+    /// The object key, percent-decoded; empty for bucket-level requests.
+    pub key: String,
+    /// The host the client used (with port), for `Location`.
+    pub host: String,
+    /// Whether the bucket came from the path (so `Location` is `<host>/<bucket>/<key>`).
+    pub path_style: bool,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+}
+
+impl Route {
+    /// `Location` of `key` in `bucket`, as COS reports it.
+    pub fn location(&self, bucket: &str, key: &str) -> String {
+        if self.path_style {
+            format!("{}/{}/{}", self.host, bucket, key)
+        } else if self.bucket.as_deref() == Some(bucket) {
+            format!("{}/{}", self.host, key)
+        } else {
+            // A rule wrote to another bucket: name it by path on the same host.
+            format!("{}/{}/{}", self.host, bucket, key)
+        }
+    }
+
+    /// Whether the query has parameter `name` (flag or valued).
+    pub fn has_param(&self, name: &str) -> bool {
+        self.param(name).is_some()
+    }
+
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.query.as_deref()?.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then(|| decode(v))
+        })
+    }
+}
+
+fn decode(s: &str) -> String {
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+pub fn route(
+    uri: &http::Uri,
+    host_header: Option<&str>,
+    routing: &Routing,
+) -> Result<Route, ApiError> {
+    // Forward-proxy form: `PUT http://bucket.cos.region.myqcloud.com/key HTTP/1.1`.
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| host_header.map(str::to_string))
+        .unwrap_or_default();
+    let bare = host
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(&host)
+        .to_ascii_lowercase();
+    let path = uri.path();
+    let query = uri.query().map(str::to_string);
+
+    let vhost_bucket = routing
+        .domains
+        .get(&host.to_ascii_lowercase())
+        .or_else(|| routing.domains.get(&bare))
+        .cloned()
+        .or_else(|| cos_bucket(&bare))
+        .or_else(|| {
+            routing.base_domains.iter().find_map(|d| {
+                bare.strip_suffix(&format!(".{}", d.to_ascii_lowercase()))
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_string)
+            })
+        });
+
+    let route = match vhost_bucket {
+        Some(bucket) => Route {
+            bucket: Some(bucket),
+            key: decode(path.trim_start_matches('/')),
+            host,
+            path_style: false,
+            query,
+        },
+        None => {
+            let trimmed = path.trim_start_matches('/');
+            let (bucket, key) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+            Route {
+                bucket: (!bucket.is_empty()).then(|| decode(bucket)),
+                key: decode(key),
+                host,
+                path_style: true,
+                query,
+            }
+        }
+    };
+    if let Some(b) = &route.bucket {
+        validate_bucket(b)?;
+    }
+    Ok(route)
+}
+
+/// `<bucket>.cos.<region>.myqcloud.com`, which COS SDKs send even when pointed at an IP.
+fn cos_bucket(host: &str) -> Option<String> {
+    let rest = host.strip_suffix(".myqcloud.com")?;
+    let (bucket, region) = rest.split_once(".cos.")?;
+    (!bucket.is_empty() && !region.is_empty()).then(|| bucket.to_string())
+}
+
+pub fn validate_bucket(b: &str) -> Result<(), ApiError> {
+    let ok = (1..=255).contains(&b.len())
+        && b.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidArgument(format!(
+            "invalid bucket name {b:?}"
+        )))
+    }
+}
+
+/// Keys picops writes must be plain paths: no `.`/`..` or empty segments, no control
+/// characters, at most 1024 bytes (PROTOCOL §1, ours).
+pub fn validate_key(key: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| {
+        Err(ApiError::InvalidArgument(format!(
+            "invalid key {key:?}: {why}"
+        )))
+    };
+    if key.is_empty() {
+        return bad("empty");
+    }
+    if key.len() > 1024 {
+        return bad("longer than 1024 bytes");
+    }
+    if key.chars().any(|c| c.is_control()) {
+        return bad("control character");
+    }
+    if key.ends_with('/') {
+        return bad("ends with '/'");
+    }
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return bad("empty, '.' or '..' path segment");
+    }
+    Ok(())
+}
+
+/// Characters kept as-is in an S3 canonical path segment (RFC 3986 unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `/<bucket>/<key>` encoded the way SigV4 canonicalises it, so the request line and the
+/// signature agree byte for byte.
+pub fn upstream_path(bucket: Option<&str>, key: &str) -> String {
+    let mut out = String::from("/");
+    if let Some(b) = bucket {
+        out.push_str(&utf8_percent_encode(b, SEGMENT).to_string());
+        if !key.is_empty() {
+            out.push('/');
+        }
+    }
+    let segments: Vec<String> = key
+        .split('/')
+        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
+        .collect();
+    out.push_str(&segments.join("/"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(uri: &str, host: Option<&str>) -> Route {
+        let mut routing = Routing {
+            base_domains: vec!["s3.local".into()],
+            ..Default::default()
+        };
+        routing
+            .domains
+            .insert("img.example.com".into(), "photos".into());
+        route(&uri.parse().unwrap(), host, &routing).unwrap()
+    }
+
+    #[test]
+    fn routes_every_addressing_style() {
+        let cos = r("/p1/a%20b.jpg", Some("ex-125.cos.ap-chengdu.myqcloud.com"));
+        assert_eq!(
+            (cos.bucket.as_deref(), cos.key.as_str()),
+            (Some("ex-125"), "p1/a b.jpg")
+        );
+        assert!(!cos.path_style);
+        let path = r("/bkt/dir/k.png?uploadId=1", Some("127.0.0.1:8080"));
+        assert_eq!(
+            (path.bucket.as_deref(), path.key.as_str()),
+            (Some("bkt"), "dir/k.png")
+        );
+        assert_eq!(path.param("uploadId").as_deref(), Some("1"));
+        assert_eq!(
+            path.location("bkt", "dir/k.png"),
+            "127.0.0.1:8080/bkt/dir/k.png"
+        );
+        let custom = r("/k.jpg", Some("img.example.com:8080"));
+        assert_eq!(custom.bucket.as_deref(), Some("photos"));
+        let base = r("/k.jpg", Some("b1.s3.local"));
+        assert_eq!(base.bucket.as_deref(), Some("b1"));
+        let proxy = r(
+            "http://b2.cos.ap-beijing.myqcloud.com/x/y.jpg",
+            Some("ignored"),
+        );
+        assert_eq!(
+            (proxy.bucket.as_deref(), proxy.key.as_str()),
+            (Some("b2"), "x/y.jpg")
+        );
+        let service = r("/", Some("127.0.0.1"));
+        assert_eq!(service.bucket, None);
+    }
+
+    #[test]
+    fn keys_with_path_tricks_are_refused() {
+        for k in [
+            "a/../b",
+            "./a",
+            "a//b",
+            "a/",
+            "",
+            "a\u{1}b",
+            &"x".repeat(1025),
+        ] {
+            assert!(validate_key(k).is_err(), "{k:?}");
+        }
+        assert!(validate_key("p1/p2/b.jpg").is_ok());
+    }
+
+    #[test]
+    fn upstream_paths_are_canonically_encoded() {
+        assert_eq!(
+            upstream_path(Some("b"), "up/a b+(1).jpg"),
+            "/b/up/a%20b%2B%281%29.jpg"
+        );
+        assert_eq!(upstream_path(Some("b"), ""), "/b");
+        assert_eq!(upstream_path(None, ""), "/");
+    }
+}

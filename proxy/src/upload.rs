@@ -1,0 +1,410 @@
+//! The Pic-Operations flow, top to bottom (PROTOCOL §1, §2):
+//!
+//! 1. parse and validate the header and every rule (nothing read, nothing written yet);
+//! 2. get the source bytes: the request body (capped), the stored object (`?image_process`),
+//!    or the assembled object after completing a multipart upload upstream;
+//! 3. decode once and run every rule on the bounded blocking pool, under a deadline;
+//! 4. write the original (PUT only) and every result upstream; on a failed write, delete
+//!    what this request created and answer 5xx;
+//! 5. answer `UploadResult` (or `CompleteMultipartUploadResult`) XML.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use picops_processor::{Decoded, ImageInfo, Limits, Output};
+use pingora::proxy::Session;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::pic_ops::{self, Operation, PicOperations};
+use crate::route::{validate_key, Route};
+use crate::upstream::UpstreamClient;
+use crate::xml::{self, OriginalInfo, ProcessedObject};
+
+/// Shared by every request.
+pub struct State {
+    pub config: Config,
+    pub upstream: UpstreamClient,
+    /// Permits for the blocking pool: at most `workers` images are processed at once.
+    pub workers: Arc<Semaphore>,
+}
+
+/// Which of the three processing calls this is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    Put,
+    ImageProcess,
+    CompleteMultipart { upload_id: String },
+}
+
+/// A successful answer: status and XML body.
+pub struct Answer {
+    pub xml: String,
+}
+
+const MAX_COMPLETE_BODY: u64 = 1024 * 1024;
+
+pub async fn handle(
+    state: &State,
+    session: &mut Session,
+    route: &Route,
+    call: Call,
+) -> Result<Answer, ApiError> {
+    // 1. Everything that can be checked before reading or writing.
+    let bucket = route
+        .bucket
+        .clone()
+        .ok_or_else(|| ApiError::InvalidArgument("no bucket in the request".into()))?;
+    validate_key(&route.key)?;
+    let header = header_str(session, "pic-operations")?
+        .ok_or_else(|| ApiError::InvalidArgument("Pic-Operations header missing".into()))?;
+    let ops = pic_ops::parse(&header, &bucket, &route.key)?;
+
+    match call {
+        Call::Put => {
+            let body = read_body(session, state.config.max_body).await?;
+            let content_type = header_str(session, "content-type")?;
+            let processed = process(state, body.clone(), &ops).await?;
+            put_flow(state, route, &bucket, &ops, body, content_type, processed).await
+        }
+        Call::ImageProcess => {
+            let (body, etag) = state
+                .upstream
+                .get(&bucket, &route.key, state.config.max_body)
+                .await?;
+            let processed = process(state, body, &ops).await?;
+            let (original, results) =
+                write_results(state, route, &bucket, &ops, processed, Some(etag), None).await?;
+            Ok(Answer {
+                xml: xml::upload_result(&original, &results),
+            })
+        }
+        Call::CompleteMultipart { upload_id } => {
+            let body = read_body(session, MAX_COMPLETE_BODY).await?;
+            let parts = xml::parse_complete_parts(&body).map_err(|e| {
+                ApiError::InvalidArgument(format!("CompleteMultipartUpload body: {e}"))
+            })?;
+            let etag = state
+                .upstream
+                .complete_multipart(&bucket, &route.key, &upload_id, parts)
+                .await?;
+            // From here on the original exists and cannot be un-completed: say so on failure.
+            let stored = |e: ApiError| {
+                e.context("the multipart upload was completed and the original is stored, but processing failed")
+            };
+            let (data, _) = state
+                .upstream
+                .get(&bucket, &route.key, state.config.max_body)
+                .await
+                .map_err(stored)?;
+            let processed = process(state, data, &ops).await.map_err(stored)?;
+            let (original, results) =
+                write_results(state, route, &bucket, &ops, processed, Some(etag), None)
+                    .await
+                    .map_err(stored)?;
+            Ok(Answer {
+                xml: xml::complete_result(&bucket, &original, &results),
+            })
+        }
+    }
+}
+
+fn header_str(session: &Session, name: &str) -> Result<Option<String>, ApiError> {
+    match session.req_header().headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.to_string()))
+            .map_err(|_| ApiError::InvalidArgument(format!("header {name} is not ASCII"))),
+    }
+}
+
+/// Read the request body, refusing from Content-Length when it is over `cap`, and stopping
+/// as soon as the bytes read cross it otherwise.
+async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
+    let too_large =
+        || ApiError::EntityTooLarge(format!("the body exceeds the limit of {cap} bytes"));
+    let declared = header_str(session, "x-amz-decoded-content-length")?
+        .or(header_str(session, "content-length")?)
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap) {
+        return Err(too_large());
+    }
+    let chunked = header_str(session, "content-encoding")?
+        .is_some_and(|v| v.contains("aws-chunked"))
+        || header_str(session, "x-amz-content-sha256")?
+            .is_some_and(|v| v.starts_with("STREAMING-"));
+    if header_str(session, "expect")?.is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+        session
+            .write_continue_response()
+            .await
+            .map_err(|e| ApiError::Internal(format!("writing 100 Continue: {e}")))?;
+    }
+    // aws-chunked framing adds a little per chunk; allow for it while reading.
+    let read_cap = if chunked {
+        cap + cap / 16 + 64 * 1024
+    } else {
+        cap
+    };
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(cap) as usize);
+    loop {
+        let chunk = session
+            .read_request_body()
+            .await
+            .map_err(|e| ApiError::InvalidArgument(format!("reading the request body: {e}")))?;
+        let Some(chunk) = chunk else { break };
+        if (buf.len() + chunk.len()) as u64 > read_cap {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let body = buf.freeze();
+    if chunked {
+        let decoded = decode_aws_chunked(&body)?;
+        if decoded.len() as u64 > cap {
+            return Err(too_large());
+        }
+        return Ok(decoded);
+    }
+    Ok(body)
+}
+
+/// Strip aws-chunked framing (`<hex size>[;chunk-signature=…]\r\n<data>\r\n … 0\r\n<trailers>`).
+/// Chunk signatures are checked by the authentication layer, not here.
+fn decode_aws_chunked(body: &[u8]) -> Result<Bytes, ApiError> {
+    let bad = || ApiError::InvalidArgument("malformed aws-chunked body".into());
+    let mut out = BytesMut::with_capacity(body.len());
+    let mut rest = body;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n").ok_or_else(bad)?;
+        let line = std::str::from_utf8(&rest[..line_end]).map_err(|_| bad())?;
+        let size_hex = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| bad())?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Ok(out.freeze());
+        }
+        if rest.len() < size + 2 {
+            return Err(bad());
+        }
+        out.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+/// What processing produced: the source's ImageInfo and one output per operation.
+struct Processed {
+    info: ImageInfo,
+    outputs: Vec<Output>,
+}
+
+/// Decode once and run every rule on the blocking pool, bounded by the worker permits and
+/// by the processing deadline.
+async fn process(state: &State, data: Bytes, ops: &PicOperations) -> Result<Processed, ApiError> {
+    let permit = state
+        .workers
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::Internal("worker pool closed".into()))?;
+    let rules: Vec<_> = ops.operations.iter().map(|o| o.rule.clone()).collect();
+    let limits = state.config.limits;
+    let timeout = state.config.processing_timeout;
+    let deadline = Instant::now() + timeout;
+    let job = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        run_rules(&data, &rules, &limits, deadline)
+    });
+    match tokio::time::timeout(timeout, job).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(ApiError::Internal(format!("processing crashed: {join}"))),
+        Err(_) => Err(ApiError::Internal(format!(
+            "processing took longer than {} s; nothing was written",
+            timeout.as_secs()
+        ))),
+    }
+}
+
+fn run_rules(
+    data: &[u8],
+    rules: &[picops_processor::Rule],
+    limits: &Limits,
+    deadline: Instant,
+) -> Result<Processed, ApiError> {
+    let format = picops_processor::probe(data, limits)?.format;
+    let frames = picops_processor::frames_needed(format, rules);
+    let decoded: Decoded = picops_processor::decode(data, limits, frames)?;
+    let info = decoded.info();
+    let outputs = rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            picops_processor::apply(&decoded, rule, data, limits, Some(deadline))
+                .map_err(|e| ApiError::from(e).context(&format!("rule {}", i + 1)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Processed { info, outputs })
+}
+
+async fn put_flow(
+    state: &State,
+    route: &Route,
+    bucket: &str,
+    ops: &PicOperations,
+    body: Bytes,
+    content_type: Option<String>,
+    processed: Processed,
+) -> Result<Answer, ApiError> {
+    let content_type = content_type.unwrap_or_else(|| processed.info.format.mime().to_string());
+    let (original, results) = write_results(
+        state,
+        route,
+        bucket,
+        ops,
+        processed,
+        None,
+        Some((body, content_type)),
+    )
+    .await?;
+    Ok(Answer {
+        xml: xml::upload_result(&original, &results),
+    })
+}
+
+/// One object to write upstream.
+struct Write {
+    bucket: String,
+    key: String,
+    body: Bytes,
+    content_type: String,
+}
+
+/// Write the results (and the original, when `original_body` is given), all or nothing:
+/// after a failed write, objects this request created are deleted again.
+async fn write_results(
+    state: &State,
+    route: &Route,
+    bucket: &str,
+    ops: &PicOperations,
+    processed: Processed,
+    stored_etag: Option<String>,
+    original_body: Option<(Bytes, String)>,
+) -> Result<(OriginalInfo, Vec<ProcessedObject>), ApiError> {
+    let source_key = route.key.clone();
+    let mut writes: Vec<Write> = ops
+        .operations
+        .iter()
+        .zip(&processed.outputs)
+        .map(|(op, out): (&Operation, &Output)| Write {
+            bucket: op.bucket.clone(),
+            key: op.key.clone(),
+            body: Bytes::from(out.bytes.clone()),
+            content_type: out.facts.format.mime().to_string(),
+        })
+        .collect();
+    // A rule whose output replaces the source: the original is not written separately.
+    let replaced = ops
+        .operations
+        .iter()
+        .any(|op| op.bucket == bucket && op.key == source_key);
+    if let (Some((body, content_type)), false) = (original_body, replaced) {
+        writes.push(Write {
+            bucket: bucket.to_string(),
+            key: source_key.clone(),
+            body,
+            content_type,
+        });
+    }
+
+    let etags = write_all(&state.upstream, writes).await?;
+    let etag_of = |b: &str, k: &str| {
+        etags
+            .get(&(b.to_string(), k.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let results = ops
+        .operations
+        .iter()
+        .zip(processed.outputs)
+        .map(|(op, out)| ProcessedObject {
+            location: route.location(&op.bucket, &op.key),
+            key: op.key.clone(),
+            etag: etag_of(&op.bucket, &op.key),
+            facts: out.facts,
+        })
+        .collect();
+    let original_etag = if replaced {
+        etag_of(bucket, &source_key)
+    } else {
+        stored_etag.unwrap_or_else(|| etag_of(bucket, &source_key))
+    };
+    let original = OriginalInfo {
+        location: route.location(bucket, &source_key),
+        key: source_key,
+        image_info: ops.is_pic_info.then_some(processed.info),
+        etag: original_etag,
+    };
+    Ok((original, results))
+}
+
+/// Write every object concurrently. If any write fails (after the SDK's retries), delete
+/// the objects that did not exist before this request and were written by it.
+async fn write_all(
+    upstream: &UpstreamClient,
+    writes: Vec<Write>,
+) -> Result<HashMap<(String, String), String>, ApiError> {
+    let mut existed = HashMap::new();
+    for w in &writes {
+        let e = upstream.exists(&w.bucket, &w.key).await?;
+        existed.insert((w.bucket.clone(), w.key.clone()), e);
+    }
+    let mut set = JoinSet::new();
+    for w in writes {
+        let up = upstream.clone();
+        set.spawn(async move {
+            let r = up.put(&w.bucket, &w.key, w.body, &w.content_type).await;
+            ((w.bucket, w.key), r)
+        });
+    }
+    let mut etags = HashMap::new();
+    let mut failure = None;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((id, Ok(etag))) => {
+                etags.insert(id, etag);
+            }
+            Ok((_, Err(e))) => failure = failure.or(Some(e)),
+            Err(e) => {
+                failure = failure.or(Some(ApiError::Internal(format!("write task failed: {e}"))))
+            }
+        }
+    }
+    let Some(err) = failure else { return Ok(etags) };
+    for (bucket, key) in etags.keys() {
+        if existed.get(&(bucket.clone(), key.clone())) == Some(&false) {
+            if let Err(e) = upstream.delete(bucket, key).await {
+                tracing::error!(%bucket, %key, error = %e, "cleanup after a failed write also failed");
+            }
+        }
+    }
+    Err(match err {
+        ApiError::Upstream {
+            status,
+            code,
+            message,
+        } if status < 500 => ApiError::Upstream {
+            status,
+            code,
+            message,
+        },
+        ApiError::Upstream { message, .. } | ApiError::Internal(message) => ApiError::Internal(
+            format!("{message}; objects created by this request were removed"),
+        ),
+        other => other,
+    })
+}

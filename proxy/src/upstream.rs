@@ -1,0 +1,185 @@
+//! The S3 client picops uses for its own upstream calls (writes of results, reads of
+//! stored originals, multipart completion, cleanup). aws-sdk-s3, path style, SigV4 with the
+//! configured keys, the SDK's standard retries.
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
+
+use crate::config::Upstream;
+use crate::error::ApiError;
+
+#[derive(Clone)]
+pub struct UpstreamClient {
+    client: aws_sdk_s3::Client,
+}
+
+/// Upstream failure → API error: the upstream's own code and status when it answered,
+/// InternalError when it could not be reached.
+fn map_err<E: ProvideErrorMetadata + std::fmt::Debug>(
+    what: &str,
+    e: SdkError<E, HttpResponse>,
+) -> ApiError {
+    match &e {
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status().as_u16();
+            let meta = s.err();
+            match meta.code() {
+                Some("NoSuchKey") => {
+                    ApiError::NoSuchKey(format!("{what}: the object does not exist"))
+                }
+                Some("NoSuchBucket") => {
+                    ApiError::NoSuchBucket(format!("{what}: the bucket does not exist"))
+                }
+                code => ApiError::Upstream {
+                    status,
+                    code: code
+                        .unwrap_or(if status == 404 {
+                            "NoSuchKey"
+                        } else {
+                            "UpstreamError"
+                        })
+                        .to_string(),
+                    message: format!("{what}: {}", meta.message().unwrap_or("upstream error")),
+                },
+            }
+        }
+        SdkError::DispatchFailure(d) => {
+            ApiError::Internal(format!("{what}: upstream unreachable: {d:?}"))
+        }
+        SdkError::TimeoutError(_) => ApiError::Internal(format!("{what}: upstream timed out")),
+        other => ApiError::Internal(format!("{what}: {other:?}").chars().take(400).collect()),
+    }
+}
+
+impl UpstreamClient {
+    pub fn new(u: &Upstream) -> UpstreamClient {
+        let creds = Credentials::new(&u.access_key, &u.secret_key, None, None, "picops-config");
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(u.region.clone()))
+            .endpoint_url(&u.endpoint)
+            .credentials_provider(creds)
+            .force_path_style(true)
+            // Plain Content-MD5-free PUTs: every S3 server understands them.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build();
+        UpstreamClient {
+            client: aws_sdk_s3::Client::from_conf(conf),
+        }
+    }
+
+    /// Write an object; returns its ETag (quoted, as S3 gives it).
+    pub async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<String, ApiError> {
+        let out = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| map_err(&format!("writing {bucket}/{key}"), e))?;
+        Ok(out.e_tag().unwrap_or_default().to_string())
+    }
+
+    /// Read a whole object of at most `max` bytes (checked from its length before reading);
+    /// returns it with its ETag.
+    pub async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        max: u64,
+    ) -> Result<(Bytes, String), ApiError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map_err(&format!("reading {bucket}/{key}"), e))?;
+        let len = out.content_length().unwrap_or(0).max(0) as u64;
+        if len > max {
+            return Err(ApiError::EntityTooLarge(format!(
+                "{bucket}/{key} is {len} bytes; at most {max} can be processed"
+            )));
+        }
+        let etag = out.e_tag().unwrap_or_default().to_string();
+        let data = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| ApiError::Internal(format!("reading {bucket}/{key}: {e}")))?;
+        Ok((data.into_bytes(), etag))
+    }
+
+    pub async fn exists(&self, bucket: &str, key: &str) -> Result<bool, ApiError> {
+        match self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Ok(false),
+            Err(e) => Err(map_err(&format!("checking {bucket}/{key}"), e)),
+        }
+    }
+
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), ApiError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map_err(&format!("deleting {bucket}/{key}"), e))?;
+        Ok(())
+    }
+
+    /// Complete a multipart upload; returns the assembled object's ETag.
+    pub async fn complete_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<(i32, String)>,
+    ) -> Result<String, ApiError> {
+        let parts = parts
+            .into_iter()
+            .map(|(n, etag)| CompletedPart::builder().part_number(n).e_tag(etag).build())
+            .collect();
+        let out = self
+            .client
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| map_err(&format!("completing {bucket}/{key}"), e))?;
+        Ok(out.e_tag().unwrap_or_default().to_string())
+    }
+}

@@ -1,0 +1,150 @@
+//! The XML answers of the processing calls (PROTOCOL §1), element order exactly as COS.
+
+use picops_processor::{ImageInfo, OutputFacts};
+
+use crate::error::escape;
+
+pub struct OriginalInfo {
+    pub key: String,
+    pub location: String,
+    pub image_info: Option<ImageInfo>,
+    pub etag: String,
+}
+
+pub struct ProcessedObject {
+    pub key: String,
+    pub location: String,
+    pub facts: OutputFacts,
+    pub etag: String,
+}
+
+fn el(out: &mut String, name: &str, value: &str) {
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    out.push_str(&escape(value));
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
+fn body(out: &mut String, original: &OriginalInfo, results: &[ProcessedObject]) {
+    out.push_str("<OriginalInfo>");
+    el(out, "Key", &original.key);
+    el(out, "Location", &original.location);
+    if let Some(i) = &original.image_info {
+        out.push_str("<ImageInfo>");
+        el(out, "Format", i.format.name());
+        el(out, "Width", &i.width.to_string());
+        el(out, "Height", &i.height.to_string());
+        el(out, "Quality", &i.quality.to_string());
+        el(out, "Ave", &i.ave);
+        el(out, "Orientation", &i.orientation.to_string());
+        out.push_str("</ImageInfo>");
+    }
+    el(out, "ETag", &original.etag);
+    out.push_str("</OriginalInfo><ProcessResults>");
+    for r in results {
+        out.push_str("<Object>");
+        el(out, "Key", &r.key);
+        el(out, "Location", &r.location);
+        el(out, "Format", r.facts.format.name());
+        el(out, "Width", &r.facts.width.to_string());
+        el(out, "Height", &r.facts.height.to_string());
+        el(out, "Size", &r.facts.size.to_string());
+        el(out, "Quality", &r.facts.quality.to_string());
+        el(out, "ETag", &r.etag);
+        out.push_str("</Object>");
+    }
+    out.push_str("</ProcessResults>");
+}
+
+const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+pub fn upload_result(original: &OriginalInfo, results: &[ProcessedObject]) -> String {
+    let mut out = String::from(DECL);
+    out.push_str("<UploadResult>");
+    body(&mut out, original, results);
+    out.push_str("</UploadResult>");
+    out
+}
+
+/// CompleteMultipartUploadResult, extended with OriginalInfo and ProcessResults: SDKs parse
+/// this call's answer as the S3 result and need its top-level fields.
+pub fn complete_result(
+    bucket: &str,
+    original: &OriginalInfo,
+    results: &[ProcessedObject],
+) -> String {
+    let mut out = String::from(DECL);
+    out.push_str("<CompleteMultipartUploadResult>");
+    el(&mut out, "Location", &original.location);
+    el(&mut out, "Bucket", bucket);
+    el(&mut out, "Key", &original.key);
+    el(&mut out, "ETag", &original.etag);
+    body(&mut out, original, results);
+    out.push_str("</CompleteMultipartUploadResult>");
+    out
+}
+
+/// Parts of a client's `<CompleteMultipartUpload>` body: (PartNumber, ETag).
+pub fn parse_complete_parts(xml: &[u8]) -> Result<Vec<(i32, String)>, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut parts = Vec::new();
+    let (mut number, mut etag): (Option<i32>, Option<String>) = (None, None);
+    let mut current = String::new();
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) => {
+                current = String::from_utf8_lossy(e.local_name().as_ref()).into_owned()
+            }
+            Ok(Event::Text(t)) => {
+                let text = t.unescape().map_err(|e| e.to_string())?.trim().to_string();
+                match current.as_str() {
+                    "PartNumber" => {
+                        number = Some(
+                            text.parse()
+                                .map_err(|_| format!("bad PartNumber {text:?}"))?,
+                        )
+                    }
+                    "ETag" => etag = Some(text),
+                    _ => {}
+                }
+            }
+            Ok(Event::End(e)) => {
+                if e.local_name().as_ref() == b"Part" {
+                    match (number.take(), etag.take()) {
+                        (Some(n), Some(t)) => parts.push((n, t)),
+                        _ => return Err("a Part lacks PartNumber or ETag".into()),
+                    }
+                }
+                current.clear();
+            }
+            Ok(Event::Eof) => break,
+            Err(e) => return Err(format!("malformed XML: {e}")),
+            _ => {}
+        }
+        buf.clear();
+    }
+    if parts.is_empty() {
+        return Err("no parts listed".into());
+    }
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sdk_completion_bodies() {
+        let body = br#"<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"a"</ETag><PartNumber>1</PartNumber></Part><Part><PartNumber>2</PartNumber><ETag>&quot;b&quot;</ETag></Part></CompleteMultipartUpload>"#;
+        assert_eq!(
+            parse_complete_parts(body).unwrap(),
+            vec![(1, "\"a\"".to_string()), (2, "\"b\"".to_string())]
+        );
+        assert!(parse_complete_parts(b"<CompleteMultipartUpload/>").is_err());
+    }
+}

@@ -223,7 +223,7 @@ mod tests {
         assert_eq!(view("imageView2/2/w/500/h/400", 1000, 500), (500, 250));
         assert_eq!(view("imageView2/3/w/500/h/400", 1000, 500), (800, 400));
         // Mode 0: long side ≤ W, short side ≤ H.
-        assert_eq!(view("imageView2/0/w/400/h/100", 500, 1000), (50, 100));
+        assert_eq!(view("imageView2/0/w/400/h/100", 500, 1000), (100, 200));
         assert_eq!(view("imageView2/0/w/400", 500, 1000), (200, 400));
         assert_eq!(view("imageView2/0/h/100", 500, 1000), (100, 200));
         // Mode 1 with one side: a square.

@@ -68,8 +68,8 @@ const DROPPED: &[&str] = &[
 
 async fn answer(session: &mut Session, status: u16, body: String, request_id: &str) -> PResult<()> {
     let mut resp = ResponseHeader::build(status, Some(4))?;
-    resp.insert_header("content-type", "application/xml")?;
-    resp.insert_header("content-length", body.len().to_string())?;
+    resp.insert_header("Content-Type", "application/xml")?;
+    resp.insert_header("Content-Length", body.len().to_string())?;
     resp.insert_header("x-cos-request-id", request_id)?;
     session.write_response_header(Box::new(resp), false).await?;
     session
@@ -94,6 +94,27 @@ async fn answer_error(
         request_id,
     )
     .await
+}
+
+/// `etag` → `ETag`, `content-type` → `Content-Type`; `x-…` names stay lower-case, as COS
+/// sends them.
+fn cos_case(name: &str) -> String {
+    if name == "etag" {
+        return "ETag".into();
+    }
+    if name.starts_with("x-") {
+        return name.into();
+    }
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 #[async_trait]
@@ -229,6 +250,19 @@ impl ProxyHttp for Picops {
         upstream_response: &mut ResponseHeader,
         ctx: &mut Ctx,
     ) -> PResult<()> {
+        // hyper-based stores send lower-case names; COS SDKs copy headers into a plain dict
+        // and look up `ETag`, so answer with the case COS itself uses.
+        let headers: Vec<(String, http::HeaderValue)> = upstream_response
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+            .collect();
+        for (name, _) in &headers {
+            upstream_response.remove_header(name.as_str());
+        }
+        for (name, value) in headers {
+            upstream_response.append_header(cos_case(&name), value)?;
+        }
         upstream_response.insert_header("x-cos-request-id", ctx.request_id.as_str())?;
         Ok(())
     }

@@ -1,0 +1,314 @@
+"""picops process / info, checked with independent decoders (Pillow, ImageMagick, libvips)."""
+import io
+import math
+import shutil
+import subprocess
+
+import pytest
+from PIL import Image
+
+from conftest import IMAGES, info, picops, process, ssim
+
+EDGE = IMAGES / "edge"
+PHOTOS = IMAGES / "photos"
+
+# Expected outcome of every file in the edge corpus: "ok", or the start of the error line.
+CORPUS = {
+    "1_trns.png": "ok",
+    "anim_frame1.webp": "ok",
+    "animated.gif": "ok",
+    "animated.webp": "ok",
+    "bomb_20000x20000.png": "image too large",
+    "decompression_bomb.gif": "image too large",
+    "dispose_bgnd.gif": "ok",
+    "empty.jpg": "invalid image",
+    "exif_gps.jpg": "ok",
+    "exif_imagemagick_orientation.png": "ok",
+    "flower.jpg": "ok",
+    "flower.webp": "ok",
+    "gray16.png": "ok",
+    "gray_alpha.png": "ok",
+    "hopper.bmp": "ok",
+    "hopper.gif": "ok",
+    "hopper.jpg": "ok",
+    "hopper.png": "ok",
+    "hopper.webp": "ok",
+    "hopper_16bit_qtables.jpg": "ok",
+    "hopper_gray.jpg": "ok",
+    "hopper_orientation_2.jpg": "ok",
+    "hopper_orientation_3.jpg": "ok",
+    "hopper_orientation_4.jpg": "ok",
+    "hopper_orientation_5.jpg": "ok",
+    "hopper_orientation_6.jpg": "ok",
+    "hopper_orientation_6.webp": "ok",
+    "hopper_orientation_7.jpg": "ok",
+    "hopper_orientation_8.jpg": "ok",
+    "huge_header_65000x65000.jpg": "image too large",
+    "icc_profile_big.jpg": "ok",
+    "iss634.gif": "ok",
+    "junk_jpeg_header.jpg": "ok",
+    "l_trns.png": "ok",
+    "lossy.webp": "ok",
+    "multiple_exif.jpg": "ok",
+    "not_an_image.jpg": "invalid image",
+    "p_trns_single.png": "ok",
+    "pil123p.png": "ok",
+    "pil123rgba.png": "ok",
+    "pil_sample_cmyk.jpg": "ok",
+    "pil_sample_rgb.jpg": "ok",
+    "progressive.jpg": "ok",
+    "rgb_trns.png": "ok",
+    "rgba_gradient_alpha.png": "ok",
+    "transparent.webp": "ok",
+    "truncated_jpeg.jpg": "invalid image",
+}
+
+
+def corpus_files():
+    return sorted(p.name for p in EDGE.iterdir() if p.name != "README.md")
+
+
+def test_corpus_table_is_complete():
+    # A file added to the corpus must get a written-down expectation here.
+    assert corpus_files() == sorted(CORPUS)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_corpus_info(name):
+    path = EDGE / name
+    p = picops("info", path)
+    assert "panicked" not in p.stderr
+    if CORPUS[name] != "ok":
+        assert p.returncode != 0
+        assert p.stderr.startswith("picops: " + CORPUS[name]), p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1
+        return
+    assert p.returncode == 0, p.stderr
+    got = info(path)
+    with Image.open(path) as im:
+        assert (got["Width"], got["Height"]) == im.size
+        assert got["Format"] == {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "GIF", "BMP": "BMP"}[im.format]
+        if im.format in ("JPEG", "WEBP"):
+            assert got["Orientation"] == (im.getexif().get(0x0112) or 0)
+    assert got["Ave"].startswith("0x") and len(got["Ave"]) == 8
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_corpus_thumbnail(name, tmp_path):
+    out = tmp_path / "t.png"
+    p = picops("process", EDGE / name, "--rule", "imageMogr2/thumbnail/64x/format/png", "-o", out)
+    assert "panicked" not in p.stderr
+    if CORPUS[name] != "ok":
+        assert p.returncode != 0 and p.stderr.startswith("picops: " + CORPUS[name]), p.stderr
+        assert not out.exists()
+        return
+    assert p.returncode == 0, p.stderr
+    with Image.open(EDGE / name) as src, Image.open(out) as im:
+        im.load()
+        assert im.format == "PNG"
+        assert im.width == 64
+        assert im.height == max(1, round(64 * src.height / src.width))
+
+
+def make_png(tmp_path, w, h, mode="RGB"):
+    path = tmp_path / f"in_{w}x{h}_{mode}.png"
+    im = Image.new(mode, (w, h))
+    # A gradient, so resizes and crops have something to move.
+    px = im.load()
+    for y in range(0, h, max(1, h // 64)):
+        for x in range(0, w, max(1, w // 64)):
+            v = (x * 255 // max(1, w - 1), y * 255 // max(1, h - 1), 128)
+            px[x, y] = v if mode == "RGB" else v + (255,)
+    im.save(path)
+    return path
+
+
+# (rule, input size, expected output size): PROTOCOL §3, one row per parameter and mode.
+GEOMETRY = [
+    ("imageMogr2/thumbnail/!50p", (1000, 500), (500, 250)),
+    ("imageMogr2/thumbnail/!50px", (1000, 500), (500, 500)),
+    ("imageMogr2/thumbnail/!x50p", (1000, 500), (1000, 250)),
+    ("imageMogr2/thumbnail/500x", (1000, 500), (500, 250)),
+    ("imageMogr2/thumbnail/x100", (1000, 500), (200, 100)),
+    ("imageMogr2/thumbnail/400x400", (1000, 500), (400, 200)),
+    ("imageMogr2/thumbnail/!300x300r", (1000, 500), (600, 300)),
+    ("imageMogr2/thumbnail/123x45!", (1000, 500), (123, 45)),
+    ("imageMogr2/thumbnail/2000x2000>", (1000, 500), (1000, 500)),
+    ("imageMogr2/thumbnail/400x400>", (1000, 500), (400, 200)),
+    ("imageMogr2/thumbnail/400x400<", (1000, 500), (1000, 500)),
+    ("imageMogr2/thumbnail/2000x2000<", (1000, 500), (2000, 1000)),
+    ("imageMogr2/thumbnail/20000@", (1000, 500), (200, 100)),
+    ("imageMogr2/thumbnail/300x300/pad/1/color/I0ZGMDAwMA", (1000, 500), (300, 300)),
+    ("imageMogr2/thumbnail/111x", (333, 777), (111, 259)),
+    ("imageMogr2/thumbnail/10x10", (1, 1), (10, 10)),
+    ("imageMogr2/crop/300x200", (1000, 500), (300, 200)),
+    ("imageMogr2/crop/300x", (1000, 500), (300, 500)),
+    ("imageMogr2/crop/x200/gravity/center", (1000, 500), (1000, 200)),
+    ("imageMogr2/crop/!300x200a10a20/gravity/southeast", (1000, 500), (300, 200)),
+    ("imageMogr2/crop/5000x5000", (1000, 500), (1000, 500)),
+    ("imageMogr2/cut/300x200x900x100", (1000, 500), (100, 200)),
+    ("imageMogr2/iradius/100", (1000, 500), (200, 200)),
+    ("imageMogr2/rradius/50", (1000, 500), (1000, 500)),
+    ("imageMogr2/rotate/90", (1000, 500), (500, 1000)),
+    ("imageMogr2/rotate/45", (100, 100), (141, 141)),
+    ("imageMogr2/flip/vertical", (333, 777), (333, 777)),
+    ("imageMogr2/blur/3x2/sharpen/70/bright/10/contrast/-10/grayscale/1", (333, 777), (333, 777)),
+    ("imageMogr2/auto-orient/strip", (333, 777), (333, 777)),
+    ("imageView2/0/w/400/h/100", (500, 1000), (100, 200)),
+    ("imageView2/0/w/400", (500, 1000), (200, 400)),
+    ("imageView2/1/w/500/h/400", (1000, 500), (500, 400)),
+    ("imageView2/1/w/200", (1000, 500), (200, 200)),
+    ("imageView2/2/w/500/h/400", (1000, 500), (500, 250)),
+    ("imageView2/2/h/100", (1000, 500), (200, 100)),
+    ("imageView2/3/w/500/h/400", (1000, 500), (800, 400)),
+    ("imageView2/4/w/500/h/400", (1000, 500), (800, 400)),
+    ("imageView2/5/w/500/h/400", (1000, 500), (500, 400)),
+    ("imageView2/5/w/500/h/400", (500, 1000), (400, 500)),
+    ("imageView2/2/w/5000/h/4000", (1000, 500), (1000, 500)),
+    ("imageMogr2/thumbnail/500x|imageView2/1/w/100/h/100", (1000, 500), (100, 100)),
+]
+
+
+@pytest.mark.parametrize("rule,size,expected", GEOMETRY, ids=[f"{r}@{s[0]}x{s[1]}" for r, s, _ in GEOMETRY])
+def test_geometry(rule, size, expected, tmp_path):
+    src = make_png(tmp_path, *size)
+    out = tmp_path / "o.png"
+    facts = process(src, rule, out)
+    with Image.open(out) as im:
+        assert im.size == expected
+        assert (facts["width"], facts["height"]) == expected
+        assert facts["size"] == out.stat().st_size
+
+
+@pytest.mark.parametrize("fmt,pil,mode", [("jpg", "JPEG", None), ("png", "PNG", None), ("webp", "WEBP", None), ("gif", "GIF", None), ("bmp", "BMP", None)])
+def test_output_formats(fmt, pil, mode, tmp_path):
+    out = tmp_path / f"o.{fmt}"
+    facts = process(PHOTOS / "autumn-2560x1600.jpg", f"imageMogr2/thumbnail/200x/format/{fmt}", out)
+    with Image.open(out) as im:
+        im.load()
+        assert im.format == pil and im.size == (200, 125)
+    assert facts["format"] == pil
+
+
+def test_progressive_jpeg(tmp_path):
+    out = tmp_path / "p.jpg"
+    process(PHOTOS / "path-2560x1600.jpg", "imageMogr2/thumbnail/300x/interlace/1", out)
+    with Image.open(out) as im:
+        assert im.info.get("progressive") or im.info.get("progression")
+
+
+def test_alpha_flattened_on_white_for_jpeg(tmp_path):
+    out = tmp_path / "w.jpg"
+    process(EDGE / "transparent.webp", "imageMogr2/format/jpg", out)
+    with Image.open(EDGE / "transparent.webp") as src, Image.open(out) as im:
+        src = src.convert("RGBA")
+        # Find a fully transparent source pixel: it must come out white.
+        xs = [(x, y) for x in range(0, src.width, 7) for y in range(0, src.height, 7) if src.getpixel((x, y))[3] == 0]
+        assert xs, "test image has no transparent pixel"
+        assert all(c > 245 for c in im.convert("RGB").getpixel(xs[0]))
+
+
+def test_alpha_kept_for_png_and_webp(tmp_path):
+    for fmt in ("png", "webp"):
+        out = tmp_path / f"a.{fmt}"
+        process(EDGE / "rgba_gradient_alpha.png", f"imageMogr2/thumbnail/100x/format/{fmt}", out)
+        with Image.open(out) as im, Image.open(EDGE / "rgba_gradient_alpha.png") as src:
+            assert im.mode in ("RGBA", "LA")
+            # Pillow's Lanczos resize of the same image is the reference for the alpha.
+            lo, hi = src.resize(im.size, Image.LANCZOS).getextrema()[-1]
+            got_lo, got_hi = im.getextrema()[-1]
+            assert got_lo < 255 and abs(got_lo - lo) <= 4 and abs(got_hi - hi) <= 4
+
+
+def test_auto_orient_turns_upright(tmp_path):
+    ref = tmp_path / "ref.png"
+    process(EDGE / "hopper.jpg", "imageMogr2/format/png", ref)
+    for n in range(2, 9):
+        out = tmp_path / f"o{n}.png"
+        process(EDGE / f"hopper_orientation_{n}.jpg", "imageMogr2/auto-orient/format/png", out)
+        with Image.open(out) as a, Image.open(ref) as b:
+            assert ssim(a.convert("L"), b.convert("L")) > 0.9, n
+
+
+def test_gif_animation_kept(tmp_path):
+    out = tmp_path / "a.gif"
+    process(EDGE / "animated.gif", "imageMogr2/thumbnail/100x", out)
+    with Image.open(EDGE / "animated.gif") as src, Image.open(out) as im:
+        assert im.n_frames == src.n_frames > 1
+        assert im.size == (100, 62) or im.size == (100, 63)
+
+
+def imagemagick_quality(path):
+    return int(subprocess.run(["identify", "-format", "%Q", str(path)], capture_output=True, text=True, check=True).stdout)
+
+
+@pytest.mark.skipif(not shutil.which("identify"), reason="ImageMagick not installed")
+@pytest.mark.parametrize("q", [50, 75, 85, 95])
+def test_quality_estimate_matches_imagemagick(q, tmp_path):
+    path = tmp_path / f"q{q}.jpg"
+    with Image.open(PHOTOS / "autumn-2560x1600.jpg") as im:
+        im.resize((640, 400)).save(path, quality=q)
+    assert abs(info(path)["Quality"] - imagemagick_quality(path)) <= 2
+    assert abs(info(path)["Quality"] - q) <= 2
+
+
+@pytest.mark.parametrize(
+    "rule,expected",
+    [("quality/50", 50), ("quality/95", 80), ("quality/95!", 95), ("rquality/50", 40), ("lquality/90", 90), ("lquality/60", 80), ("", 80)],
+)
+def test_quality_relative_to_input(rule, expected, tmp_path):
+    src = tmp_path / "q80.jpg"
+    with Image.open(PHOTOS / "autumn-2560x1600.jpg") as im:
+        im.resize((640, 400)).save(src, quality=80)
+    out = tmp_path / "o.jpg"
+    facts = process(src, "imageMogr2/thumbnail/300x" + (f"/{rule}" if rule else ""), out)
+    assert facts["quality"] == expected
+    if shutil.which("identify"):
+        assert abs(imagemagick_quality(out) - expected) <= 2
+
+
+def test_size_limit(tmp_path):
+    out = tmp_path / "s.jpg"
+    facts = process(PHOTOS / "autumn-2560x1600.jpg", "imageMogr2/thumbnail/800x/size-limit/30k", out)
+    assert out.stat().st_size <= 30 * 1024
+    assert facts["quality"] < 80
+    Image.open(out).load()
+
+
+@pytest.mark.skipif(not shutil.which("vipsthumbnail"), reason="libvips not installed")
+@pytest.mark.parametrize("name", ["autumn-2560x1600.jpg", "path-2560x1600.jpg", "safelanding-5120x2880.jpg"])
+def test_thumbnail_similar_to_libvips(name, tmp_path):
+    ours = tmp_path / "ours.png"
+    theirs = tmp_path / "vips.png"
+    process(PHOTOS / name, "imageMogr2/thumbnail/1000x/format/png", ours)
+    subprocess.run(["vipsthumbnail", str(PHOTOS / name), "--size", "1000x", "-o", str(theirs)], check=True)
+    with Image.open(ours) as a, Image.open(theirs) as b:
+        assert a.size == b.size
+        assert ssim(a.convert("L"), b.convert("L")) >= 0.98
+
+
+@pytest.mark.parametrize(
+    "rule,message",
+    [
+        ("imageMogr2/bogus/1", "unknown parameter at 'bogus'"),
+        ("imageMogr3/thumbnail/1x", "unknown processor at 'imageMogr3'"),
+        ("imageMogr2/thumbnail/abc", "expected <W>x<H> at 'abc'"),
+        ("imageMogr2/rotate/400", "expected degrees"),
+        ("imageView2/9/w/1", "mode must be 0-5"),
+        ("imageMogr2/thumbnail/20000x", "exceeds 9999"),
+        ("imageMogr2/format/tiff", "unsupported output format"),
+    ],
+)
+def test_bad_rules_are_one_clear_line(rule, message, tmp_path):
+    out = tmp_path / "x"
+    p = picops("process", EDGE / "hopper.jpg", "--rule", rule, "-o", out)
+    assert p.returncode != 0
+    assert message in p.stderr and len(p.stderr.strip().splitlines()) == 1 and "panicked" not in p.stderr
+    assert not out.exists()
+
+
+def test_ignore_error_returns_input(tmp_path):
+    out = tmp_path / "same.jpg"
+    facts = process(EDGE / "hopper.jpg", "imageMogr2/thumbnail/20000x/ignore-error/1", out)
+    assert out.read_bytes() == (EDGE / "hopper.jpg").read_bytes()
+    assert (facts["width"], facts["height"]) == (128, 128)

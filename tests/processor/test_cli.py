@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from PIL import Image
 
-from conftest import IMAGES, info, picops, process, ssim
+from helpers import IMAGES, info, picops, process, ssim
 
 EDGE = IMAGES / "edge"
 PHOTOS = IMAGES / "photos"

@@ -1,0 +1,105 @@
+"""Starts `picops serve` as a process and gives real clients pointed at it.
+
+Upstream: the embedded store by default; a real S3 server when PICOPS_E2E_UPSTREAM is set
+(with PICOPS_E2E_ACCESS_KEY, PICOPS_E2E_SECRET_KEY, PICOPS_E2E_REGION), e.g. Garage in CI.
+"""
+import os
+import socket
+import subprocess
+import time
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from qcloud_cos import CosConfig, CosS3Client
+
+from helpers import BIN
+
+UPSTREAM = os.environ.get("PICOPS_E2E_UPSTREAM")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, log, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"picops serve exited: {log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("picops serve did not start listening")
+
+
+class Server:
+    def __init__(self, port, data_dir, proc):
+        self.port = port
+        self.data_dir = data_dir
+        self.proc = proc
+        self.endpoint = f"http://127.0.0.1:{port}"
+
+
+def start_server(tmp, extra=()):
+    port = free_port()
+    data = tmp / "data"
+    log = tmp / "serve.log"
+    args = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data), *extra]
+    if UPSTREAM:
+        args += [
+            "--upstream", UPSTREAM,
+            "--upstream-region", os.environ.get("PICOPS_E2E_REGION", "garage"),
+            "--upstream-access-key", os.environ["PICOPS_E2E_ACCESS_KEY"],
+            "--upstream-secret-key", os.environ["PICOPS_E2E_SECRET_KEY"],
+        ]
+    logf = open(log, "w")
+    proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
+    wait_listening(port, proc, log)
+    return Server(port, data, proc)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("picops"))
+    yield srv
+    srv.proc.terminate()
+    srv.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def s3(server):
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id="picops-test",
+        aws_secret_access_key="picops-test-secret",
+        region_name=os.environ.get("PICOPS_E2E_REGION", "us-east-1"),
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="session")
+def bucket(s3):
+    # COS form: <name>-<appid>; also a valid S3 name.
+    name = f"picops-{uuid.uuid4().hex[:8]}-1250000000"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def cos(server):
+    conf = CosConfig(
+        Region="ap-guangzhou",
+        SecretId="AKIDpicopstest",
+        SecretKey="picops-test-secret",
+        Scheme="http",
+        IP="127.0.0.1",
+        Port=server.port,
+    )
+    return CosS3Client(conf)

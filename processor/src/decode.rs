@@ -313,7 +313,7 @@ fn decode_gif(
         let frame = frame.map_err(corrupt)?;
         let (num, den) = frame.delay().numer_denom_ms();
         out.push(Frame {
-            delay_ms: if den == 0 { 0 } else { num / den },
+            delay_ms: num.checked_div(den).unwrap_or(0),
             image: DynamicImage::ImageRgba8(frame.into_buffer()),
         });
         if want == Frames::First {

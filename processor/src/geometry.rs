@@ -115,7 +115,7 @@ pub fn view2(v: &View2, w: u32, h: u32) -> Plan {
         4 | 5 => {
             let (tw, th) = square(v);
             let s = (tw / long).max(th / short);
-            let crop = (v.mode == 5).then(|| if landscape { (tw, th) } else { (th, tw) });
+            let crop = (v.mode == 5).then_some(if landscape { (tw, th) } else { (th, tw) });
             (s, crop)
         }
         _ => (1.0, None),

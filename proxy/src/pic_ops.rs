@@ -169,7 +169,7 @@ mod tests {
         assert!(parse("{not json", "b", "a").is_err());
         let six = format!(
             r#"{{"rules":[{}]}}"#,
-            vec![r#"{"fileid":"x.jpg","rule":"imageMogr2/strip"}"#; 6].join(",")
+            [r#"{"fileid":"x.jpg","rule":"imageMogr2/strip"}"#; 6].join(",")
         );
         assert!(matches!(
             parse(&six, "b", "a"),

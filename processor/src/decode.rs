@@ -71,7 +71,11 @@ pub fn probe(data: &[u8], limits: &Limits) -> Result<Source> {
         Format::Png => {
             let mut d = image::codecs::png::PngDecoder::new(Cursor::new(data)).map_err(corrupt)?;
             let (width, height) = d.dimensions();
-            let exif = d.exif_metadata().ok().flatten();
+            let exif = d
+                .exif_metadata()
+                .ok()
+                .flatten()
+                .or_else(|| png_text_exif(data));
             Source {
                 format,
                 width,
@@ -151,6 +155,35 @@ pub fn probe(data: &[u8], limits: &Limits) -> Result<Source> {
         pixels = limits.check_frame(source.width, source.height, i, pixels)?;
     }
     Ok(source)
+}
+
+/// EXIF that ImageMagick writes into PNG text chunks (`Raw profile type exif`: a header line,
+/// a length, then hex) instead of an eXIf chunk.
+fn png_text_exif(data: &[u8]) -> Option<Vec<u8>> {
+    let reader = png::Decoder::new(Cursor::new(data)).read_info().ok()?;
+    let info = reader.info();
+    let raw = info
+        .compressed_latin1_text
+        .iter()
+        .filter(|t| t.keyword == "Raw profile type exif")
+        .find_map(|t| t.get_text().ok())
+        .or_else(|| {
+            info.uncompressed_latin1_text
+                .iter()
+                .find(|t| t.keyword == "Raw profile type exif")
+                .map(|t| t.text.clone())
+        })?;
+    // "\nexif\n   <len>\n<hex…>": skip the two header lines, join the hex.
+    let hex: String = raw
+        .trim_start()
+        .lines()
+        .skip(2)
+        .flat_map(|l| l.trim().chars())
+        .collect();
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    (!bytes.is_empty()).then_some(bytes)
 }
 
 fn jpeg_options() -> DecoderOptions {

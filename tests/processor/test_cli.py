@@ -88,7 +88,7 @@ def test_corpus_info(name):
     with Image.open(path) as im:
         assert (got["Width"], got["Height"]) == im.size
         assert got["Format"] == {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "GIF", "BMP": "BMP"}[im.format]
-        if im.format in ("JPEG", "WEBP"):
+        if im.format in ("JPEG", "WEBP", "PNG"):
             assert got["Orientation"] == (im.getexif().get(0x0112) or 0)
     assert got["Ave"].startswith("0x") and len(got["Ave"]) == 8
 
@@ -228,6 +228,19 @@ def test_auto_orient_turns_upright(tmp_path):
         process(EDGE / f"hopper_orientation_{n}.jpg", "imageMogr2/auto-orient/format/png", out)
         with Image.open(out) as a, Image.open(ref) as b:
             assert ssim(a.convert("L"), b.convert("L")) > 0.9, n
+
+
+def test_icc_profile_kept_unless_strip(tmp_path):
+    src = EDGE / "icc_profile_big.jpg"
+    with Image.open(src) as im:
+        icc = im.info["icc_profile"]
+    for fmt in ("jpg", "png"):
+        kept, stripped = tmp_path / f"k.{fmt}", tmp_path / f"s.{fmt}"
+        process(src, f"imageMogr2/thumbnail/100x/format/{fmt}", kept)
+        process(src, f"imageMogr2/thumbnail/100x/format/{fmt}/strip", stripped)
+        with Image.open(kept) as a, Image.open(stripped) as b:
+            assert a.info.get("icc_profile") == icc
+            assert not b.info.get("icc_profile")
 
 
 def test_gif_animation_kept(tmp_path):

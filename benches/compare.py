@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Times `picops process` beside vipsthumbnail (VIPS_CONCURRENCY=1), ImageMagick `convert`
+(one thread) and Pillow (with draft), whole process each, same machine, same run, with
+hyperfine; checks SSIM of picops' output against libvips'; writes the table into
+benches/README.md between the RESULTS markers.
+
+Run: benches/compare.py  (needs a release build: cargo build --release -p picops)
+"""
+import json
+import os
+import pathlib
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers import IMAGES, ssim  # noqa: E402
+
+from PIL import Image  # noqa: E402
+
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+PICOPS = TARGET / "release" / "picops"
+PHOTOS = IMAGES / "photos"
+CASES = [
+    ("safelanding-5120x2880.jpg", 1000, "jpg"),
+    ("autumn-2560x1600.jpg", 1000, "jpg"),
+    ("path-2560x1600.jpg", 1000, "jpg"),
+    ("safelanding-5120x2880.jpg", 400, "webp"),
+    ("milkyway-1080x1920.png", 400, "webp"),
+]
+RUNS = int(os.environ.get("BENCH_RUNS", "10"))
+
+
+def commands(src, width, fmt, out):
+    fmt_rule = "" if fmt == "jpg" else f"/format/{fmt}"
+    return {
+        "picops": f"{PICOPS} process {src} --rule 'imageMogr2/thumbnail/{width}x{fmt_rule}/quality/80!' -o {out}/picops.{fmt}",
+        "vipsthumbnail": f"VIPS_CONCURRENCY=1 vipsthumbnail {src} --size {width}x -o {out}/vips.{fmt}[Q=80]",
+        "imagemagick": f"MAGICK_THREAD_LIMIT=1 convert {src} -resize {width}x -quality 80 {out}/magick.{fmt}",
+        "pillow": f"python3 {HERE}/pillow_thumb.py {src} {width} {out}/pillow.{fmt}",
+    }
+
+
+def version(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip().splitlines()[0]
+    except Exception:
+        return "?"
+
+
+def main():
+    if not PICOPS.exists():
+        sys.exit(f"{PICOPS} missing: cargo build --release -p picops")
+    rows = []
+    with tempfile.TemporaryDirectory() as out:
+        for name, width, fmt in CASES:
+            src = PHOTOS / name
+            cmds = commands(src, width, fmt, out)
+            js = pathlib.Path(out) / "h.json"
+            subprocess.run(
+                ["hyperfine", "--warmup", "1", "--runs", str(RUNS), "--export-json", str(js), *cmds.values()],
+                check=True,
+                capture_output=True,
+            )
+            res = json.loads(js.read_text())["results"]
+            times = {tool: r["median"] * 1000 for tool, r in zip(cmds, res)}
+            with Image.open(f"{out}/picops.{fmt}") as a, Image.open(f"{out}/vips.{fmt}") as b:
+                s = ssim(a.convert("L"), b.convert("L")) if a.size == b.size else float("nan")
+            rows.append((f"{name} → {width}px {fmt.upper()}", times, s))
+            print(rows[-1], flush=True)
+
+    cpu = re.sub(r"\s+", " ", next((l.split(":", 1)[1] for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")).strip()
+    lines = [
+        f"Machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}. "
+        f"Median of {RUNS} runs (hyperfine), whole process, one thread each.",
+        f"Versions: {version(f'{PICOPS} --version')}; {version('vips --version')}; "
+        f"{version('convert -version')}; Pillow {Image.__version__}.",
+        "",
+        "| case | picops ms | vipsthumbnail ms | ImageMagick ms | Pillow ms | vips / picops | magick / picops | Pillow / picops | SSIM vs vips |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case, t, s in rows:
+        p = t["picops"]
+        lines.append(
+            f"| {case} | {p:.0f} | {t['vipsthumbnail']:.0f} | {t['imagemagick']:.0f} | {t['pillow']:.0f} | "
+            f"{t['vipsthumbnail'] / p:.2f}× | {t['imagemagick'] / p:.2f}× | {t['pillow'] / p:.2f}× | {s:.3f} |"
+        )
+    table = "\n".join(lines)
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    new = re.sub(r"(<!-- RESULTS -->\n).*?(\n<!-- /RESULTS -->)", lambda m: m.group(1) + table + m.group(2), text, flags=re.S)
+    readme.write_text(new)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,13 +14,14 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use picops_processor::{Decoded, ImageInfo, Limits, Output};
+
 use pingora::proxy::Session;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::pic_ops::{self, Operation, PicOperations};
+use crate::pic_ops::{self, PicOperations};
 use crate::route::{validate_key, Route};
 use crate::upstream::UpstreamClient;
 use crate::xml::{self, OriginalInfo, ProcessedObject};
@@ -295,17 +296,18 @@ async fn write_results(
     original_body: Option<(Bytes, String)>,
 ) -> Result<(OriginalInfo, Vec<ProcessedObject>), ApiError> {
     let source_key = route.key.clone();
-    let mut writes: Vec<Write> = ops
-        .operations
-        .iter()
-        .zip(&processed.outputs)
-        .map(|(op, out): (&Operation, &Output)| Write {
+    // Results' bytes move into the writes; their facts stay for the answer.
+    let mut facts = Vec::with_capacity(processed.outputs.len());
+    let mut writes: Vec<Write> = Vec::with_capacity(processed.outputs.len() + 1);
+    for (op, out) in ops.operations.iter().zip(processed.outputs) {
+        writes.push(Write {
             bucket: op.bucket.clone(),
             key: op.key.clone(),
-            body: Bytes::from(out.bytes.clone()),
+            body: Bytes::from(out.bytes),
             content_type: out.facts.format.mime().to_string(),
-        })
-        .collect();
+        });
+        facts.push(out.facts);
+    }
     // A rule whose output replaces the source: the original is not written separately.
     let replaced = ops
         .operations
@@ -330,12 +332,12 @@ async fn write_results(
     let results = ops
         .operations
         .iter()
-        .zip(processed.outputs)
-        .map(|(op, out)| ProcessedObject {
+        .zip(facts)
+        .map(|(op, facts)| ProcessedObject {
             location: route.location(&op.bucket, &op.key),
             key: op.key.clone(),
             etag: etag_of(&op.bucket, &op.key),
-            facts: out.facts,
+            facts,
         })
         .collect();
     let original_etag = if replaced {

@@ -1,6 +1,8 @@
 """picops serve driven by real clients (boto3, cos-python-sdk-v5, plain HTTP); every stored
 result is downloaded and decoded with Pillow."""
 import io
+import os
+import subprocess
 import json
 import uuid
 import xml.etree.ElementTree as ET
@@ -265,3 +267,25 @@ def test_ignore_error_stores_the_input(cos, s3, bucket):
     )
     _, body = fetch_image(s3, bucket, key.rsplit("/", 1)[0] + "/o.jpg")
     assert body == JPEG
+
+
+def aws(server, *args):
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="picops-test", AWS_SECRET_ACCESS_KEY="picops-test-secret",
+               AWS_DEFAULT_REGION=os.environ.get("PICOPS_E2E_REGION", "us-east-1"))
+    p = subprocess.run(["aws", "--endpoint-url", server.endpoint, *args], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_awscli_cp_ls_rm_and_put_object(server, s3, bucket, tmp_path):
+    key = f"cli/{uid()}/a.jpg"
+    aws(server, "s3", "cp", str(PHOTO), f"s3://{bucket}/{key}")
+    assert key.rsplit("/", 1)[1] in aws(server, "s3", "ls", f"s3://{bucket}/{key.rsplit('/', 1)[0]}/")
+    out = tmp_path / "back.jpg"
+    aws(server, "s3", "cp", f"s3://{bucket}/{key}", str(out))
+    assert out.read_bytes() == PHOTO.read_bytes()
+    aws(server, "s3api", "put-object", "--bucket", bucket, "--key", key + ".copy", "--body", str(PHOTO))
+    assert s3.head_object(Bucket=bucket, Key=key + ".copy")["ContentLength"] == PHOTO.stat().st_size
+    aws(server, "s3", "rm", f"s3://{bucket}/{key}")
+    aws(server, "s3", "rm", f"s3://{bucket}/{key}.copy")
+    assert not [k for k, _ in listing(s3, bucket) if k.startswith(key)]

@@ -218,8 +218,24 @@ fn probe_jpeg(data: &[u8]) -> Result<(Source, usize, ColorSpace)> {
 
 /// Decode `data` after checking its header against `limits`.
 pub fn decode(data: &[u8], limits: &Limits, frames: Frames) -> Result<Decoded> {
+    decode_at_least(data, limits, frames, None)
+}
+
+/// As [`decode`], but a JPEG may be decoded smaller (1/2, 1/4 or 1/8, in the DCT domain, as
+/// libjpeg's `scale_denom` and libvips' shrink-on-load do) as long as both sides stay at
+/// least `min_size`. The frames may then be smaller than `source.width`×`source.height`.
+pub fn decode_at_least(
+    data: &[u8],
+    limits: &Limits,
+    frames: Frames,
+    min_size: Option<(u32, u32)>,
+) -> Result<Decoded> {
     let mut source = probe(data, limits)?;
+    let denom = min_size.map_or(1, |(mw, mh)| {
+        shrink_denominator(source.width, source.height, mw, mh)
+    });
     let frames = match source.format {
+        Format::Jpeg if denom > 1 => vec![still(decode_jpeg_scaled(data, &source, denom)?)],
         Format::Jpeg => vec![still(decode_jpeg(data)?)],
         Format::Png => {
             let d = image::codecs::png::PngDecoder::new(Cursor::new(data)).map_err(corrupt)?;
@@ -241,6 +257,47 @@ pub fn decode(data: &[u8], limits: &Limits, frames: Frames) -> Result<Decoded> {
 
 fn still(image: DynamicImage) -> Frame {
     Frame { image, delay_ms: 0 }
+}
+
+/// The largest of 1, 2, 4, 8 that keeps a `w`×`h` image at least `mw`×`mh`.
+pub fn shrink_denominator(w: u32, h: u32, mw: u32, mh: u32) -> u32 {
+    [8, 4, 2]
+        .into_iter()
+        .find(|&d| w / d >= mw.max(1) && h / d >= mh.max(1))
+        .unwrap_or(1)
+}
+
+/// Shrink-on-load through jpeg-decoder's scaled IDCT (zune-jpeg has none). CMYK and 16-bit
+/// inputs take the full-size path, where colour conversion is already right.
+fn decode_jpeg_scaled(data: &[u8], source: &Source, denom: u32) -> Result<DynamicImage> {
+    let soi = find_jpeg_soi(data).ok_or_else(|| corrupt("no JPEG start marker"))?;
+    if !has_end_of_image(&data[soi..]) {
+        return Err(corrupt(
+            "JPEG is truncated (no end-of-image marker after the scan)",
+        ));
+    }
+    let mut d = jpeg_decoder::Decoder::new(&data[soi..]);
+    d.read_info().map_err(|e| corrupt(format!("JPEG: {e}")))?;
+    let info = d.info().ok_or_else(|| corrupt("JPEG header unreadable"))?;
+    if !matches!(
+        info.pixel_format,
+        jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8
+    ) {
+        return decode_jpeg(data);
+    }
+    let want = |side: u32| u16::try_from(side.div_ceil(denom)).unwrap_or(u16::MAX);
+    let (w, h) = d
+        .scale(want(source.width), want(source.height))
+        .map_err(|e| corrupt(format!("JPEG: {e}")))?;
+    let pixels = d.decode().map_err(|e| corrupt(format!("JPEG: {e}")))?;
+    let (w, h) = (u32::from(w), u32::from(h));
+    let image = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => {
+            image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8)
+        }
+        _ => RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
+    };
+    image.ok_or_else(|| corrupt("JPEG decoded to a short buffer"))
 }
 
 fn decode_jpeg(data: &[u8]) -> Result<DynamicImage> {
@@ -410,5 +467,20 @@ pub(crate) fn normalise(img: DynamicImage) -> DynamicImage {
         DynamicImage::ImageLumaA16(_) => DynamicImage::ImageLumaA8(img.to_luma_alpha8()),
         other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
         other => DynamicImage::ImageRgb8(other.to_rgb8()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shrink_keeps_both_sides_at_least_the_target() {
+        assert_eq!(shrink_denominator(5120, 2880, 1000, 563), 4);
+        assert_eq!(shrink_denominator(5120, 2880, 640, 360), 8);
+        assert_eq!(shrink_denominator(5120, 2880, 641, 100), 4);
+        assert_eq!(shrink_denominator(2560, 1600, 1280, 800), 2);
+        assert_eq!(shrink_denominator(2560, 1600, 1281, 10), 1);
+        assert_eq!(shrink_denominator(100, 100, 0, 0), 8);
     }
 }

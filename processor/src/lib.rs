@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use decode::{decode, probe, Decoded, Frames, Source};
+pub use decode::{decode, decode_at_least, probe, Decoded, Frames, Source};
 pub use error::{ProcessError, Result};
 pub use format::Format;
 pub use limits::Limits;
@@ -105,15 +105,32 @@ pub fn apply(
     pipeline::run(decoded, rule, original, limits, deadline)
 }
 
+/// The smallest size `data` must be decoded at so that every rule in `rules` keeps full
+/// detail: the largest of their first resize targets (shrink-on-load uses it).
+pub fn needed_size(rules: &[Rule], source: &Source) -> (u32, u32) {
+    rules
+        .iter()
+        .map(|r| pipeline::needed_size(r, source))
+        .fold((1, 1), |(w, h), (rw, rh)| (w.max(rw), h.max(rh)))
+}
+
+/// Decode `data` once, at the smallest scale that serves every rule, checking the header
+/// against `limits` first.
+pub fn decode_for(data: &[u8], rules: &[Rule], limits: &Limits) -> Result<Decoded> {
+    let source = probe(data, limits)?;
+    let frames = frames_needed(source.format, rules);
+    let min = if rules.is_empty() {
+        (source.width, source.height)
+    } else {
+        needed_size(rules, &source)
+    };
+    decode_at_least(data, limits, frames, Some(min))
+}
+
 /// Decode `data` and apply `rule`: the whole offline path of `picops process`.
 pub fn process(data: &[u8], rule: &str, limits: &Limits) -> Result<Output> {
     let rule = parse_rule(rule)?;
-    let format = Format::sniff(data).unwrap_or(Format::Jpeg);
-    let decoded = decode(
-        data,
-        limits,
-        frames_needed(format, std::slice::from_ref(&rule)),
-    )?;
+    let decoded = decode_for(data, std::slice::from_ref(&rule), limits)?;
     apply(&decoded, &rule, data, limits, None)
 }
 

@@ -64,6 +64,9 @@ impl OutputSpec {
 
 struct Ctx<'a> {
     frames: Vec<Frame>,
+    /// The size the rule sees. Equal to the frames' size, except before the first resize of
+    /// a shrink-on-load decode, where the frames are smaller than the source they stand for.
+    logical: (u32, u32),
     orientation: u16,
     exif: Option<Cow<'a, [u8]>>,
     limits: &'a Limits,
@@ -79,6 +82,10 @@ impl Ctx<'_> {
     }
 
     fn size(&self) -> (u32, u32) {
+        self.logical
+    }
+
+    fn actual(&self) -> (u32, u32) {
         self.frames
             .first()
             .map(|f| (f.image.width(), f.image.height()))
@@ -89,6 +96,18 @@ impl Ctx<'_> {
         self.tick()?;
         for f in &mut self.frames {
             f.image = step(&f.image)?;
+        }
+        self.logical = self.actual();
+        Ok(())
+    }
+
+    /// Steps other than resizes work in source pixels: bring a shrunk decode back to the
+    /// logical size first. [`needed_size`] makes this unreachable in practice; it keeps the
+    /// geometry right if the two ever disagree.
+    fn full_size(&mut self) -> Result<()> {
+        let (w, h) = self.logical;
+        if self.actual() != (w, h) {
+            self.each(|img| ops::resize(img, w, h))?;
         }
         Ok(())
     }
@@ -149,6 +168,7 @@ fn run_inner(
     };
     let mut ctx = Ctx {
         frames,
+        logical: (source.width, source.height),
         orientation: source.orientation,
         exif: source.exif.as_deref().map(Cow::Borrowed),
         limits,
@@ -210,6 +230,12 @@ fn run_inner(
 }
 
 fn mogr_step(ctx: &mut Ctx<'_>, op: &MogrOp) -> Result<()> {
+    if !matches!(
+        op,
+        MogrOp::Thumbnail { .. } | MogrOp::AutoOrient | MogrOp::Output(_)
+    ) {
+        ctx.full_size()?;
+    }
     let (w, h) = ctx.size();
     match op {
         MogrOp::Thumbnail { spec, pad } => {
@@ -256,7 +282,10 @@ fn mogr_step(ctx: &mut Ctx<'_>, op: &MogrOp) -> Result<()> {
         MogrOp::AutoOrient => {
             let o = ctx.orientation;
             if o > 1 {
+                // May run on a shrunk decode (needed_size looks past it): turn the logical size too.
+                let (lw, lh) = ctx.logical;
                 ctx.each(|img| Ok(ops::orient(img, o)))?;
+                ctx.logical = if o >= 5 { (lh, lw) } else { (lw, lh) };
             }
             ctx.orientation = 1.min(o);
             ctx.exif = ctx
@@ -273,6 +302,43 @@ fn mogr_step(ctx: &mut Ctx<'_>, op: &MogrOp) -> Result<()> {
         MogrOp::Output(_) => {}
     }
     Ok(())
+}
+
+/// The smallest decoded size `rule` can start from without losing detail: the target of its
+/// first resize (thumbnail or imageView2), or the full size when another step comes first.
+pub fn needed_size(rule: &Rule, source: &crate::decode::Source) -> (u32, u32) {
+    let full = (source.width, source.height);
+    // auto-orient before the resize turns the image: the target is in turned coordinates.
+    let mut turned = false;
+    let first = rule.processors.first();
+    let target = match first {
+        Some(Processor::ImageView2(v)) => {
+            let p = geometry::view2(v, full.0, full.1);
+            Some((p.width, p.height))
+        }
+        Some(Processor::ImageMogr2(ops)) => {
+            let mut found = None;
+            for op in ops {
+                match op {
+                    MogrOp::Output(_) => continue,
+                    MogrOp::AutoOrient => turned = source.orientation >= 5,
+                    MogrOp::Thumbnail { spec, .. } => {
+                        let (w, h) = if turned { (full.1, full.0) } else { full };
+                        found = Some(geometry::thumbnail(spec, w, h));
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            found
+        }
+        None => None,
+    };
+    match target {
+        Some((w, h)) if turned => (h.min(full.0), w.min(full.1)),
+        Some((w, h)) => (w.min(full.0), h.min(full.1)),
+        None => full,
+    }
 }
 
 fn view2_step(ctx: &mut Ctx<'_>, v: &View2) -> Result<()> {

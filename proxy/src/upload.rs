@@ -236,9 +236,7 @@ fn run_rules(
     limits: &Limits,
     deadline: Instant,
 ) -> Result<Processed, ApiError> {
-    let format = picops_processor::probe(data, limits)?.format;
-    let frames = picops_processor::frames_needed(format, rules);
-    let decoded: Decoded = picops_processor::decode(data, limits, frames)?;
+    let decoded: Decoded = picops_processor::decode_for(data, rules, limits)?;
     let info = decoded.info();
     let outputs = rules
         .iter()

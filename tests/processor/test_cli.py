@@ -180,6 +180,36 @@ def test_geometry(rule, size, expected, tmp_path):
         assert facts["size"] == out.stat().st_size
 
 
+# JPEG inputs take the shrink-on-load path (DCT scaling) when the first step is a resize:
+# sizes must come out exactly as from a full decode.
+SHRINK = [
+    ("autumn-2560x1600.jpg", "imageMogr2/thumbnail/!25p", (640, 400)),
+    ("autumn-2560x1600.jpg", "imageMogr2/thumbnail/!10px", (256, 1600)),
+    ("autumn-2560x1600.jpg", "imageMogr2/thumbnail/300x", (300, 188)),
+    ("autumn-2560x1600.jpg", "imageView2/1/w/200/h/200", (200, 200)),
+    ("autumn-2560x1600.jpg", "imageMogr2/thumbnail/300x/crop/100x100/gravity/center", (100, 100)),
+    ("autumn-2560x1600.jpg", "imageMogr2/crop/1000x1000/thumbnail/100x", (100, 100)),
+    ("safelanding-5120x2880.jpg", "imageMogr2/thumbnail/!300x300r", (533, 300)),
+    ("safelanding-5120x2880.jpg", "imageMogr2/thumbnail/640x100!", (640, 100)),
+]
+
+
+@pytest.mark.parametrize("name,rule,expected", SHRINK, ids=[f"{n}:{r}" for n, r, _ in SHRINK])
+def test_shrink_on_load_geometry(name, rule, expected, tmp_path):
+    out = tmp_path / "o.png"
+    process(PHOTOS / name, rule + "/format/png", out)
+    with Image.open(out) as im:
+        assert im.size == expected
+
+
+def test_auto_orient_then_thumbnail_on_jpeg(tmp_path):
+    out = tmp_path / "o.png"
+    # 128x128 input is too small to shrink; the rule must still orient and size correctly.
+    process(EDGE / "hopper_orientation_6.jpg", "imageMogr2/auto-orient/thumbnail/32x/format/png", out)
+    with Image.open(out) as im:
+        assert im.size == (32, 32)
+
+
 @pytest.mark.parametrize("fmt,pil,mode", [("jpg", "JPEG", None), ("png", "PNG", None), ("webp", "WEBP", None), ("gif", "GIF", None), ("bmp", "BMP", None)])
 def test_output_formats(fmt, pil, mode, tmp_path):
     out = tmp_path / f"o.{fmt}"

@@ -37,6 +37,28 @@ pub struct Source {
     pub exif: Option<Vec<u8>>,
 }
 
+impl Source {
+    /// A still in a lossless format: quality 100, orientation from its EXIF if any.
+    fn lossless(
+        format: Format,
+        width: u32,
+        height: u32,
+        exif: Option<Vec<u8>>,
+        icc: Option<Vec<u8>>,
+    ) -> Source {
+        Source {
+            format,
+            width,
+            height,
+            frames: 1,
+            quality: Some(100),
+            orientation: exif.as_deref().map(exif::orientation).unwrap_or(0),
+            icc,
+            exif,
+        }
+    }
+}
+
 /// A decoded image: its source facts and its frames.
 #[derive(Debug, Clone)]
 pub struct Decoded {
@@ -76,16 +98,8 @@ pub fn probe(data: &[u8], limits: &Limits) -> Result<Source> {
                 .ok()
                 .flatten()
                 .or_else(|| png_text_exif(data));
-            Source {
-                format,
-                width,
-                height,
-                frames: 1,
-                quality: Some(100),
-                orientation: exif.as_deref().map(exif::orientation).unwrap_or(0),
-                icc: d.icc_profile().ok().flatten(),
-                exif,
-            }
+            let icc = d.icc_profile().ok().flatten();
+            Source::lossless(format, width, height, exif, icc)
         }
         Format::Webp => {
             let mut d = image_webp::WebPDecoder::new(Cursor::new(data)).map_err(corrupt)?;
@@ -125,29 +139,14 @@ pub fn probe(data: &[u8], limits: &Limits) -> Result<Source> {
                 frames += 1;
             }
             Source {
-                format,
-                width,
-                height,
                 frames: frames.max(1),
-                quality: Some(100),
-                orientation: 0,
-                icc: None,
-                exif: None,
+                ..Source::lossless(format, width, height, None, None)
             }
         }
         Format::Bmp => {
             let d = image::codecs::bmp::BmpDecoder::new(Cursor::new(data)).map_err(corrupt)?;
             let (width, height) = d.dimensions();
-            Source {
-                format,
-                width,
-                height,
-                frames: 1,
-                quality: Some(100),
-                orientation: 0,
-                icc: None,
-                exif: None,
-            }
+            Source::lossless(format, width, height, None, None)
         }
     };
     let mut pixels = 0;

@@ -17,14 +17,15 @@ pub mod pipeline;
 pub mod quality;
 pub mod rule;
 
-use std::time::Instant;
-
 use serde::Serialize;
 
 pub use decode::{decode, decode_at_least, probe, Decoded, Frames, Source};
 pub use error::{ProcessError, Result};
 pub use format::Format;
 pub use limits::Limits;
+/// Apply one parsed rule to an already decoded image (`original` is returned unchanged when
+/// the rule says `ignore-error/1` and fails).
+pub use pipeline::run as apply;
 pub use pipeline::OutputSpec;
 pub use rule::{parse_rule, Rule};
 
@@ -91,18 +92,6 @@ pub fn frames_needed(format: Format, rules: &[Rule]) -> Frames {
     } else {
         Frames::First
     }
-}
-
-/// Apply one parsed rule to an already decoded image. `original` is returned unchanged when
-/// the rule says `ignore-error/1` and fails.
-pub fn apply(
-    decoded: &Decoded,
-    rule: &Rule,
-    original: &[u8],
-    limits: &Limits,
-    deadline: Option<Instant>,
-) -> Result<Output> {
-    pipeline::run(decoded, rule, original, limits, deadline)
 }
 
 /// The smallest size `data` must be decoded at so that every rule in `rules` keeps full

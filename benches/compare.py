@@ -11,6 +11,7 @@ import os
 import pathlib
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,13 +36,18 @@ CASES = [
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 
 
+# Every tool is pinned to one core: "one thread each" holds even for libraries that start
+# helper threads (libvips' background workers, jpeg-decoder's per-component IDCT threads).
+PIN = "taskset -c 0 " if shutil.which("taskset") else ""
+
+
 def commands(src, width, fmt, out):
     fmt_rule = "" if fmt == "jpg" else f"/format/{fmt}"
     return {
-        "picops": f"{PICOPS} process {src} --rule 'imageMogr2/thumbnail/{width}x{fmt_rule}/quality/80!' -o {out}/picops.{fmt}",
-        "vipsthumbnail": f"VIPS_CONCURRENCY=1 vipsthumbnail {src} --size {width}x -o {out}/vips.{fmt}[Q=80]",
-        "imagemagick": f"MAGICK_THREAD_LIMIT=1 convert {src} -resize {width}x -quality 80 {out}/magick.{fmt}",
-        "pillow": f"python3 {HERE}/pillow_thumb.py {src} {width} {out}/pillow.{fmt}",
+        "picops": f"{PIN}{PICOPS} process {src} --rule 'imageMogr2/thumbnail/{width}x{fmt_rule}/quality/80!' -o {out}/picops.{fmt}",
+        "vipsthumbnail": f"VIPS_CONCURRENCY=1 {PIN}vipsthumbnail {src} --size {width}x -o {out}/vips.{fmt}[Q=80]",
+        "imagemagick": f"MAGICK_THREAD_LIMIT=1 {PIN}convert {src} -resize {width}x -quality 80 {out}/magick.{fmt}",
+        "pillow": f"{PIN}python3 {HERE}/pillow_thumb.py {src} {width} {out}/pillow.{fmt}",
     }
 
 
@@ -76,7 +82,8 @@ def main():
     cpu = re.sub(r"\s+", " ", next((l.split(":", 1)[1] for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")).strip()
     lines = [
         f"Machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}. "
-        f"Median of {RUNS} runs (hyperfine), whole process, one thread each.",
+        f"Median of {RUNS} runs (hyperfine), whole process, each pinned to one core"
+        f"{' (taskset -c 0)' if PIN else ''}.",
         f"Versions: {version(f'{PICOPS} --version')}; {version('vips --version')}; "
         f"{version('convert -version')}; Pillow {Image.__version__}.",
         "",

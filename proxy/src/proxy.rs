@@ -232,7 +232,16 @@ impl ProxyHttp for Picops {
             }
             _ => Payload::Unsigned,
         };
-        let signed_headers = vec![("host".to_string(), self.upstream_authority.clone())];
+        // Every x-amz-* header is signed: stores such as Garage refuse unsigned ones.
+        let mut signed_headers = vec![("host".to_string(), self.upstream_authority.clone())];
+        for (k, v) in upstream.headers.iter() {
+            let name = k.as_str();
+            if name.starts_with("x-amz-") || name == "content-md5" {
+                if let Ok(v) = v.to_str() {
+                    signed_headers.push((name.to_string(), v.to_string()));
+                }
+            }
+        }
         let url = format!("http://{}{}", self.upstream_authority, path);
         let added = self
             .signer

@@ -116,6 +116,30 @@ pub fn decode_for(data: &[u8], rules: &[Rule], limits: &Limits) -> Result<Decode
     decode_at_least(data, limits, frames, Some(min))
 }
 
+/// Bytes of pixels that decoding `data` for `rules` and running them in parallel will hold:
+/// the decoded frames (after shrink-on-load) plus one working copy per rule. From the header
+/// only, so a server can admit or refuse the work before doing it.
+pub fn memory_estimate(data: &[u8], rules: &[Rule], limits: &Limits) -> Result<u64> {
+    let source = probe(data, limits)?;
+    let (w, h) = (source.width, source.height);
+    let (mw, mh) = if rules.is_empty() {
+        (w, h)
+    } else {
+        needed_size(rules, &source)
+    };
+    let d = if source.format == Format::Jpeg {
+        decode::shrink_denominator(w, h, mw, mh)
+    } else {
+        1
+    };
+    let frames = match frames_needed(source.format, rules) {
+        Frames::All => u64::from(source.frames),
+        Frames::First => 1,
+    };
+    let decoded = u64::from((w / d).max(1)) * u64::from((h / d).max(1)) * 4 * frames;
+    Ok(decoded * (1 + rules.len().max(1) as u64))
+}
+
 /// Decode `data` and apply `rule`: the whole offline path of `picops process`.
 pub fn process(data: &[u8], rule: &str, limits: &Limits) -> Result<Output> {
     let rule = parse_rule(rule)?;

@@ -41,6 +41,12 @@ pub struct ServeArgs {
     /// Threads of the blocking pool that runs image processing (default: number of cores).
     #[arg(long, env = "PICOPS_WORKERS")]
     pub workers: Option<usize>,
+    /// Bytes of bodies and pixels all processing requests may hold at once.
+    #[arg(long, env = "PICOPS_MEMORY_BUDGET")]
+    pub memory_budget: Option<u64>,
+    /// How long a request waits for memory before 503 SlowDown, in milliseconds.
+    #[arg(long, env = "PICOPS_ADMISSION_WAIT_MS")]
+    pub admission_wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -78,6 +84,8 @@ struct LimitsFile {
     max_frames: Option<u32>,
     max_output_side: Option<u32>,
     processing_timeout_secs: Option<u64>,
+    memory_budget: Option<u64>,
+    admission_wait_ms: Option<u64>,
 }
 
 /// Where upstream requests go and how they are signed.
@@ -102,6 +110,8 @@ pub struct Config {
     pub limits: picops_processor::Limits,
     pub processing_timeout: std::time::Duration,
     pub workers: usize,
+    pub memory_budget: u64,
+    pub admission_wait: std::time::Duration,
 }
 
 pub const DEFAULT_MAX_BODY: u64 = 20 * 1024 * 1024;
@@ -186,6 +196,16 @@ impl Config {
                 l.processing_timeout_secs.unwrap_or(30),
             ),
             workers: workers.max(1),
+            memory_budget: args
+                .memory_budget
+                .or(l.memory_budget)
+                .unwrap_or(1 << 30)
+                .max(1 << 20),
+            admission_wait: std::time::Duration::from_millis(
+                args.admission_wait_ms
+                    .or(l.admission_wait_ms)
+                    .unwrap_or(2000),
+            ),
         })
     }
 }

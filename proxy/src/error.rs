@@ -22,6 +22,9 @@ pub enum ApiError {
     NoSuchStyle(String),
     #[error("{0}")]
     NotImplemented(String),
+    /// Over the memory budget (or, later, a rate limit): retry after a moment.
+    #[error("{0}")]
+    SlowDown(String),
     #[error("{0}")]
     Internal(String),
     /// An error the upstream answered; passed through with its own code and status.
@@ -44,6 +47,7 @@ impl ApiError {
             ApiError::NoSuchBucket(_) => "NoSuchBucket",
             ApiError::NoSuchStyle(_) => "NoSuchStyle",
             ApiError::NotImplemented(_) => "NotImplemented",
+            ApiError::SlowDown(_) => "SlowDown",
             ApiError::Internal(_) => "InternalError",
             ApiError::Upstream { code, .. } => code,
         }
@@ -57,9 +61,15 @@ impl ApiError {
             ApiError::EntityTooLarge(_) => 413,
             ApiError::NoSuchKey(_) | ApiError::NoSuchBucket(_) | ApiError::NoSuchStyle(_) => 404,
             ApiError::NotImplemented(_) => 501,
+            ApiError::SlowDown(_) => 503,
             ApiError::Internal(_) => 500,
             ApiError::Upstream { status, .. } => *status,
         }
+    }
+
+    /// Seconds for the `Retry-After` header, for errors a client should retry.
+    pub fn retry_after(&self) -> Option<u32> {
+        matches!(self, ApiError::SlowDown(_)).then_some(1)
     }
 
     /// `<Error><Code/><Message/><Resource/><RequestId/></Error>`.

@@ -51,11 +51,10 @@ fn serve(args: &config::ServeArgs) -> Result<(), String> {
         .next()
         .unwrap_or_default()
         .to_string();
-    let state = Arc::new(upload::State {
-        upstream: upstream::UpstreamClient::new(&upstream),
-        workers: Arc::new(tokio::sync::Semaphore::new(config.workers)),
-        config: config.clone(),
-    });
+    let state = Arc::new(upload::State::new(
+        config.clone(),
+        upstream::UpstreamClient::new(&upstream),
+    ));
     let proxy = proxy::Picops {
         state,
         routing: route::Routing {

@@ -66,8 +66,17 @@ const DROPPED: &[&str] = &[
     "proxy-authorization",
 ];
 
-async fn answer(session: &mut Session, status: u16, body: String, request_id: &str) -> PResult<()> {
-    let mut resp = ResponseHeader::build(status, Some(4))?;
+async fn answer(
+    session: &mut Session,
+    status: u16,
+    body: String,
+    request_id: &str,
+    retry_after: Option<u32>,
+) -> PResult<()> {
+    let mut resp = ResponseHeader::build(status, Some(5))?;
+    if let Some(secs) = retry_after {
+        resp.insert_header("Retry-After", secs.to_string())?;
+    }
     resp.insert_header("Content-Type", "application/xml")?;
     resp.insert_header("Content-Length", body.len().to_string())?;
     resp.insert_header("x-cos-request-id", request_id)?;
@@ -92,6 +101,7 @@ async fn answer_error(
         e.status(),
         e.to_xml(resource, request_id),
         request_id,
+        e.retry_after(),
     )
     .await
 }
@@ -160,7 +170,7 @@ impl ProxyHttp for Picops {
             match upload::handle(&self.state, session, &route, call.clone()).await {
                 Ok(a) => {
                     tracing::info!(request_id = %ctx.request_id, ?call, key = %route.key, ms = started.elapsed().as_millis() as u64, "processed");
-                    answer(session, 200, a.xml, &ctx.request_id).await?
+                    answer(session, 200, a.xml, &ctx.request_id, None).await?
                 }
                 Err(e) => answer_error(session, &e, &resource, &ctx.request_id).await?,
             }

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use picops_processor::{Decoded, ImageInfo, Limits, Output};
+use picops_processor::{ImageInfo, Output, Rule};
 
 use pingora::proxy::Session;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
@@ -32,6 +32,52 @@ pub struct State {
     pub upstream: UpstreamClient,
     /// Permits for the blocking pool: at most `workers` images are processed at once.
     pub workers: Arc<Semaphore>,
+    /// The memory budget in KiB permits: bodies and pixels held by all requests together.
+    pub memory: Arc<Semaphore>,
+}
+
+impl State {
+    pub fn new(config: Config, upstream: UpstreamClient) -> State {
+        State {
+            workers: Arc::new(Semaphore::new(config.workers)),
+            memory: Arc::new(Semaphore::new((config.memory_budget / 1024) as usize)),
+            upstream,
+            config,
+        }
+    }
+}
+
+/// The memory a request holds, in KiB permits of the shared budget. It grows as the request
+/// learns what it needs (body, then pixels), capped at the whole budget, so a request larger
+/// than the budget runs alone rather than never.
+struct Budget(Option<OwnedSemaphorePermit>);
+
+impl Budget {
+    async fn grow_to(&mut self, state: &State, bytes: u64) -> Result<(), ApiError> {
+        let total = (state.config.memory_budget / 1024).max(1);
+        let want = bytes.div_ceil(1024).clamp(1, total) as usize;
+        let have = self.0.as_ref().map_or(0, |p| p.num_permits());
+        if want <= have {
+            return Ok(());
+        }
+        let extra = u32::try_from(want - have).unwrap_or(u32::MAX);
+        let acquire = state.memory.clone().acquire_many_owned(extra);
+        let permit = match tokio::time::timeout(state.config.admission_wait, acquire).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(ApiError::Internal("memory budget closed".into())),
+            Err(_) => {
+                return Err(ApiError::SlowDown(format!(
+                    "picops holds as much image data as its memory budget allows ({} MiB); retry shortly",
+                    state.config.memory_budget >> 20
+                )))
+            }
+        };
+        match &mut self.0 {
+            Some(held) => held.merge(permit),
+            None => self.0 = Some(permit),
+        }
+        Ok(())
+    }
 }
 
 /// Which of the three processing calls this is.
@@ -65,18 +111,32 @@ pub async fn handle(
         .ok_or_else(|| ApiError::InvalidArgument("Pic-Operations header missing".into()))?;
     let ops = pic_ops::parse(&header, &bucket, &route.key)?;
 
+    // Memory is reserved before bytes are read, and pixels before they are decoded; both are
+    // held until the answer is written.
+    let max_body = state.config.max_body;
     match call {
         Call::Put => {
-            let body = read_body(session, state.config.max_body).await?;
+            let declared = declared_length(session)?;
+            if declared.is_some_and(|n| n > max_body) {
+                return Err(ApiError::EntityTooLarge(format!(
+                    "the body exceeds the limit of {max_body} bytes"
+                )));
+            }
+            let mut budget = Budget(None);
+            budget.grow_to(state, declared.unwrap_or(max_body)).await?;
+            let body = read_body(session, max_body).await?;
             let content_type = header_str(session, "content-type")?;
+            let need = body.len() as u64 + pixel_bytes(&body, &ops, state)?;
+            budget.grow_to(state, need).await?;
             let processed = process(state, body.clone(), &ops).await?;
             put_flow(state, route, &bucket, &ops, body, content_type, processed).await
         }
         Call::ImageProcess => {
-            let (body, etag) = state
-                .upstream
-                .get(&bucket, &route.key, state.config.max_body)
-                .await?;
+            let mut budget = Budget(None);
+            budget.grow_to(state, max_body).await?;
+            let (body, etag) = state.upstream.get(&bucket, &route.key, max_body).await?;
+            let need = body.len() as u64 + pixel_bytes(&body, &ops, state)?;
+            budget.grow_to(state, need).await?;
             let processed = process(state, body, &ops).await?;
             let (original, results) =
                 write_results(state, route, &bucket, &ops, processed, Some(etag), None).await?;
@@ -97,11 +157,15 @@ pub async fn handle(
             let stored = |e: ApiError| {
                 e.context("the multipart upload was completed and the original is stored, but processing failed")
             };
+            let mut budget = Budget(None);
+            budget.grow_to(state, max_body).await.map_err(stored)?;
             let (data, _) = state
                 .upstream
-                .get(&bucket, &route.key, state.config.max_body)
+                .get(&bucket, &route.key, max_body)
                 .await
                 .map_err(stored)?;
+            let need = data.len() as u64 + pixel_bytes(&data, &ops, state).map_err(stored)?;
+            budget.grow_to(state, need).await.map_err(stored)?;
             let processed = process(state, data, &ops).await.map_err(stored)?;
             let (original, results) =
                 write_results(state, route, &bucket, &ops, processed, Some(etag), None)
@@ -124,14 +188,29 @@ fn header_str(session: &Session, name: &str) -> Result<Option<String>, ApiError>
     }
 }
 
+/// Pixel memory the processing of `data` will need, from its header (refuses bombs too).
+fn pixel_bytes(data: &[u8], ops: &PicOperations, state: &State) -> Result<u64, ApiError> {
+    let rules: Vec<Rule> = ops.operations.iter().map(|o| o.rule.clone()).collect();
+    Ok(picops_processor::memory_estimate(
+        data,
+        &rules,
+        &state.config.limits,
+    )?)
+}
+
+/// The body length the client announced (decoded length for aws-chunked bodies).
+fn declared_length(session: &Session) -> Result<Option<u64>, ApiError> {
+    Ok(header_str(session, "x-amz-decoded-content-length")?
+        .or(header_str(session, "content-length")?)
+        .and_then(|v| v.trim().parse::<u64>().ok()))
+}
+
 /// Read the request body, refusing from Content-Length when it is over `cap`, and stopping
 /// as soon as the bytes read cross it otherwise.
 async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
     let too_large =
         || ApiError::EntityTooLarge(format!("the body exceeds the limit of {cap} bytes"));
-    let declared = header_str(session, "x-amz-decoded-content-length")?
-        .or(header_str(session, "content-length")?)
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = declared_length(session)?;
     if declared.is_some_and(|n| n > cap) {
         return Err(too_large());
     }
@@ -203,26 +282,13 @@ struct Processed {
     outputs: Vec<Output>,
 }
 
-/// Decode once and run every rule on the blocking pool, bounded by the worker permits and
-/// by the processing deadline.
+/// Decode once, then run the rules in parallel on the blocking pool, sharing the decoded
+/// image; each job holds one worker permit, and the whole is bounded by the deadline.
 async fn process(state: &State, data: Bytes, ops: &PicOperations) -> Result<Processed, ApiError> {
-    let permit = state
-        .workers
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError::Internal("worker pool closed".into()))?;
-    let rules: Vec<_> = ops.operations.iter().map(|o| o.rule.clone()).collect();
-    let limits = state.config.limits;
     let timeout = state.config.processing_timeout;
     let deadline = Instant::now() + timeout;
-    let job = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        run_rules(&data, &rules, &limits, deadline)
-    });
-    match tokio::time::timeout(timeout, job).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(join)) => Err(ApiError::Internal(format!("processing crashed: {join}"))),
+    match tokio::time::timeout(timeout, process_within(state, data, ops, deadline)).await {
+        Ok(result) => result,
         Err(_) => Err(ApiError::Internal(format!(
             "processing took longer than {} s; nothing was written",
             timeout.as_secs()
@@ -230,23 +296,53 @@ async fn process(state: &State, data: Bytes, ops: &PicOperations) -> Result<Proc
     }
 }
 
-fn run_rules(
-    data: &[u8],
-    rules: &[picops_processor::Rule],
-    limits: &Limits,
+async fn process_within(
+    state: &State,
+    data: Bytes,
+    ops: &PicOperations,
     deadline: Instant,
 ) -> Result<Processed, ApiError> {
-    let decoded: Decoded = picops_processor::decode_for(data, rules, limits)?;
-    let info = decoded.info();
-    let outputs = rules
-        .iter()
-        .enumerate()
-        .map(|(i, rule)| {
-            picops_processor::apply(&decoded, rule, data, limits, Some(deadline))
+    let limits = state.config.limits;
+    let rules: Arc<Vec<Rule>> = Arc::new(ops.operations.iter().map(|o| o.rule.clone()).collect());
+    let decoded = {
+        let (data, rules) = (data.clone(), rules.clone());
+        blocking(state, move || {
+            picops_processor::decode_for(&data, &rules, &limits).map_err(ApiError::from)
+        })
+        .await?
+    };
+    let decoded = Arc::new(decoded);
+    let jobs = (0..rules.len()).map(|i| {
+        let (data, rules, decoded) = (data.clone(), rules.clone(), decoded.clone());
+        blocking(state, move || {
+            picops_processor::apply(&decoded, &rules[i], &data, &limits, Some(deadline))
                 .map_err(|e| ApiError::from(e).context(&format!("rule {}", i + 1)))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Processed { info, outputs })
+    });
+    let outputs = futures_util::future::try_join_all(jobs).await?;
+    Ok(Processed {
+        info: decoded.info(),
+        outputs,
+    })
+}
+
+/// Run `job` on tokio's blocking pool once one of the `workers` permits is free.
+async fn blocking<T: Send + 'static>(
+    state: &State,
+    job: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let permit = state
+        .workers
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::Internal("worker pool closed".into()))?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        job()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("processing crashed: {e}")))?
 }
 
 async fn put_flow(

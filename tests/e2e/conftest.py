@@ -4,9 +4,6 @@ Upstream: the embedded store by default; a real S3 server when PICOPS_E2E_UPSTRE
 (with PICOPS_E2E_ACCESS_KEY, PICOPS_E2E_SECRET_KEY, PICOPS_E2E_REGION), e.g. Garage in CI.
 """
 import os
-import socket
-import subprocess
-import time
 import uuid
 
 import boto3
@@ -14,55 +11,7 @@ import pytest
 from botocore.config import Config
 from qcloud_cos import CosConfig, CosS3Client
 
-from helpers import BIN
-
-UPSTREAM = os.environ.get("PICOPS_E2E_UPSTREAM")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port, proc, log, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"picops serve exited: {log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("picops serve did not start listening")
-
-
-class Server:
-    def __init__(self, port, data_dir, proc):
-        self.port = port
-        self.data_dir = data_dir
-        self.proc = proc
-        self.endpoint = f"http://127.0.0.1:{port}"
-
-
-def start_server(tmp, extra=()):
-    port = free_port()
-    data = tmp / "data"
-    log = tmp / "serve.log"
-    args = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data), *extra]
-    if UPSTREAM:
-        args += [
-            "--upstream", UPSTREAM,
-            "--upstream-region", os.environ.get("PICOPS_E2E_REGION", "garage"),
-            "--upstream-access-key", os.environ["PICOPS_E2E_ACCESS_KEY"],
-            "--upstream-secret-key", os.environ["PICOPS_E2E_SECRET_KEY"],
-        ]
-    logf = open(log, "w")
-    proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
-    wait_listening(port, proc, log)
-    return Server(port, data, proc)
-
+from e2e.server import start_server
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):

@@ -1,9 +1,10 @@
 """picops serve driven by real clients (boto3, cos-python-sdk-v5, plain HTTP); every stored
 result is downloaded and decoded with Pillow."""
 import io
+import json
 import os
 import subprocess
-import json
+import time
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -289,3 +290,44 @@ def test_awscli_cp_ls_rm_and_put_object(server, s3, bucket, tmp_path):
     aws(server, "s3", "rm", f"s3://{bucket}/{key}")
     aws(server, "s3", "rm", f"s3://{bucket}/{key}.copy")
     assert not [k for k, _ in listing(s3, bucket) if k.startswith(key)]
+
+
+def test_memory_budget_answers_slowdown(tmp_path, s3, bucket):
+    """A request that would exceed the memory budget waits briefly, then gets 503 SlowDown
+    with Retry-After, and leaves nothing behind; once memory frees up, it succeeds."""
+    import threading
+
+    from e2e.server import start_server
+
+    srv = start_server(tmp_path, ["--memory-budget", str(8 << 20), "--admission-wait-ms", "300"])
+    try:
+        if not os.environ.get("PICOPS_E2E_UPSTREAM"):
+            requests.put(f"{srv.endpoint}/{bucket}", timeout=30)  # the embedded store is per server
+        header = rules(("t.jpg", "imageMogr2/thumbnail/50x"))
+        release = threading.Event()
+
+        def slow_body():
+            yield JPEG[:1024]
+            release.wait(30)
+            yield JPEG[1024:]
+
+        first = {}
+        t = threading.Thread(
+            target=lambda: first.setdefault("r", put_raw(srv, bucket, f"budget/{uid()}/a.jpg", header, slow_body()))
+        )
+        t.start()
+        time.sleep(1.0)  # the first upload now holds the whole budget while its body trickles in
+        key = f"budget/{uid()}/b.jpg"
+        r = put_raw(srv, bucket, key, header, JPEG)
+        assert r.status_code == 503, r.text
+        assert r.headers["Retry-After"] == "1"
+        assert ET.fromstring(r.content).findtext("Code") == "SlowDown"
+        assert requests.head(f"{srv.endpoint}/{bucket}/{key}", timeout=30).status_code == 404
+        release.set()
+        t.join(60)
+        assert first["r"].status_code == 200, first["r"].text
+        assert put_raw(srv, bucket, key, header, JPEG).status_code == 200
+    finally:
+        release.set()
+        srv.proc.terminate()
+        srv.proc.wait(timeout=30)

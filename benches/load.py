@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""End-to-end load: PUT of the 4.2 MB safelanding-5120x2880.jpg with 3 rules through
+`picops serve` (release build) at several concurrencies, beside
+  - the upload-only ceiling: the same four PUTs (original + the three results' bytes) with no
+    processing, straight to the same store through picops' passthrough, and
+  - the pipeline a Python user would write: boto3 upload of the original, Pillow (draft) for the
+    three outputs, three boto3 uploads, in as many processes as cores.
+Same machine, same run. Writes the table into benches/README.md between the LOAD markers.
+
+Run: benches/load.py  (embedded store), or with PICOPS_E2E_UPSTREAM etc. set (e.g. Garage).
+"""
+import io
+import json
+import os
+import pathlib
+import re
+import statistics
+import sys
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+os.environ.setdefault("PICOPS_BIN", str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", HERE.parent / "target")) / "release" / "picops"))
+
+import boto3  # noqa: E402
+import requests  # noqa: E402
+from botocore.config import Config  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from e2e.server import start_server  # noqa: E402
+from helpers import IMAGES  # noqa: E402
+
+PHOTO = (IMAGES / "photos" / "safelanding-5120x2880.jpg").read_bytes()
+RULES = [
+    {"fileid": "t1000.jpg", "rule": "imageMogr2/thumbnail/1000x"},
+    {"fileid": "t400.webp", "rule": "imageMogr2/thumbnail/400x/format/webp"},
+    {"fileid": "sq300.jpg", "rule": "imageView2/1/w/300/h/300"},
+]
+HEADER = json.dumps({"rules": RULES})
+CONCURRENCY = [int(c) for c in os.environ.get("LOAD_CONCURRENCY", "1,8,32").split(",")]
+SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
+
+
+def client(endpoint):
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench",
+                        region_name=os.environ.get("PICOPS_E2E_REGION", "us-east-1"),
+                        config=Config(s3={"addressing_style": "path"}, max_pool_connections=64))
+
+
+def run(concurrency, one):
+    """Call `one()` from `concurrency` threads for SECONDS; returns (uploads/s, p50 ms, p99 ms, errors)."""
+    lat, errors = [], 0
+    stop = time.time() + SECONDS
+
+    def worker():
+        nonlocal errors
+        out = []
+        while time.time() < stop:
+            t0 = time.perf_counter()
+            try:
+                one()
+                out.append(time.perf_counter() - t0)
+            except Exception:
+                errors += 1
+        return out
+
+    t0 = time.time()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for r in [pool.submit(worker) for _ in range(concurrency)]:
+            lat += r.result()
+    elapsed = time.time() - t0
+    lat.sort()
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
+    return len(lat) / elapsed, q(0.5), q(0.99), errors
+
+
+def pillow_outputs(data):
+    outs = []
+    for width, fmt in ((1000, "JPEG"), (400, "WEBP"), (300, "JPEG")):
+        with Image.open(io.BytesIO(data)) as im:
+            im.draft("RGB", (width, width))
+            im = im.convert("RGB")
+            if width == 300:  # imageView2/1: cover 300x300 then centre-crop
+                s = max(300 / im.width, 300 / im.height)
+                im = im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS)
+                x, y = (im.width - 300) // 2, (im.height - 300) // 2
+                im = im.crop((x, y, x + 300, y + 300))
+            else:
+                im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
+            buf = io.BytesIO()
+            im.save(buf, fmt, quality=80)
+            outs.append(buf.getvalue())
+    return outs
+
+
+def python_pipeline(args):
+    endpoint, bucket = args
+    s3 = client(endpoint)
+    base = f"py/{uuid.uuid4().hex}"
+    t0 = time.perf_counter()
+    s3.put_object(Bucket=bucket, Key=f"{base}/a.jpg", Body=PHOTO)
+    for i, body in enumerate(pillow_outputs(PHOTO)):
+        s3.put_object(Bucket=bucket, Key=f"{base}/o{i}", Body=body)
+    return time.perf_counter() - t0
+
+
+def main():
+    import tempfile
+
+    srv = start_server(pathlib.Path(tempfile.mkdtemp()), ["--workers", str(os.cpu_count())])
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    s3 = client(srv.endpoint)
+    s3.create_bucket(Bucket=bucket)
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=64)
+    session.mount("http://", adapter)
+    small = pillow_outputs(PHOTO)
+    rows = []
+    try:
+        for c in CONCURRENCY:
+            def picops_put():
+                r = session.put(f"{srv.endpoint}/{bucket}/p/{uuid.uuid4().hex}.jpg", data=PHOTO,
+                                headers={"Pic-Operations": HEADER}, timeout=120)
+                if r.status_code != 200:
+                    raise RuntimeError(r.text)
+
+            def upload_only():
+                base = f"u/{uuid.uuid4().hex}"
+                for i, body in enumerate([PHOTO, *small]):
+                    r = session.put(f"{srv.endpoint}/{bucket}/{base}/{i}", data=body, timeout=120)
+                    if r.status_code != 200:
+                        raise RuntimeError(r.text)
+
+            rows.append(("picops PUT + 3 rules", c, *run(c, picops_put)))
+            rows.append(("upload-only ceiling (4 PUTs)", c, *run(c, upload_only)))
+        # The Python pipeline, in as many processes as cores, each doing uploads back to back.
+        n = os.cpu_count()
+        with ProcessPoolExecutor(n) as pool:
+            t0 = time.time()
+            lat = []
+            while time.time() - t0 < SECONDS:
+                lat += list(pool.map(python_pipeline, [(srv.endpoint, bucket)] * n))
+            elapsed = time.time() - t0
+        lat.sort()
+        rows.append((f"boto3 + Pillow pipeline ({n} processes)", n, len(lat) / elapsed,
+                     lat[len(lat) // 2] * 1000, lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000, 0))
+    finally:
+        srv.proc.terminate()
+        srv.proc.wait(timeout=30)
+
+    store = os.environ.get("PICOPS_E2E_UPSTREAM") and "Garage" or "embedded store"
+    lines = [f"Store: {store}; {SECONDS:.0f} s per row; client and server on the same {os.cpu_count()}-core machine.", "",
+             "| workload | concurrency | uploads/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|"]
+    for name, c, rate, p50, p99, err in rows:
+        lines.append(f"| {name} | {c} | {rate:.1f} | {p50:.0f} | {p99:.0f} | {err} |")
+    table = "\n".join(lines)
+    print(table)
+    marker = "LOAD-GARAGE" if os.environ.get("PICOPS_E2E_UPSTREAM") else "LOAD"
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    readme.write_text(re.sub(rf"(<!-- {marker} -->\n).*?(\n<!-- /{marker} -->)",
+                             lambda m: m.group(1) + table + m.group(2), text, flags=re.S))
+
+
+if __name__ == "__main__":
+    main()

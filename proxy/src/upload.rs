@@ -454,11 +454,15 @@ async fn write_all(
     upstream: &UpstreamClient,
     writes: Vec<Write>,
 ) -> Result<HashMap<(String, String), String>, ApiError> {
-    let mut existed = HashMap::new();
-    for w in &writes {
+    // Which destinations exist already: those are overwritten, never deleted on cleanup.
+    let checks = writes.iter().map(|w| async move {
         let e = upstream.exists(&w.bucket, &w.key).await?;
-        existed.insert((w.bucket.clone(), w.key.clone()), e);
-    }
+        Ok::<_, ApiError>(((w.bucket.clone(), w.key.clone()), e))
+    });
+    let existed: HashMap<(String, String), bool> = futures_util::future::try_join_all(checks)
+        .await?
+        .into_iter()
+        .collect();
     let mut set = JoinSet::new();
     for w in writes {
         let up = upstream.clone();

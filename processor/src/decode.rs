@@ -229,7 +229,17 @@ pub fn decode_at_least(
     frames: Frames,
     min_size: Option<(u32, u32)>,
 ) -> Result<Decoded> {
-    let mut source = probe(data, limits)?;
+    decode_probed(data, probe(data, limits)?, limits, frames, min_size)
+}
+
+/// [`decode_at_least`] for a `source` already [`probe`]d (and so checked against `limits`).
+pub fn decode_probed(
+    data: &[u8],
+    mut source: Source,
+    limits: &Limits,
+    frames: Frames,
+    min_size: Option<(u32, u32)>,
+) -> Result<Decoded> {
     let denom = min_size.map_or(1, |(mw, mh)| {
         shrink_denominator(source.width, source.height, mw, mh)
     });

@@ -103,41 +103,60 @@ pub fn needed_size(rules: &[Rule], source: &Source) -> (u32, u32) {
         .fold((1, 1), |(w, h), (rw, rh)| (w.max(rw), h.max(rh)))
 }
 
-/// Decode `data` once, at the smallest scale that serves every rule, checking the header
-/// against `limits` first.
-pub fn decode_for(data: &[u8], rules: &[Rule], limits: &Limits) -> Result<Decoded> {
+/// How `data` will be decoded for a set of rules, decided from its header alone: the header
+/// facts, the frames needed, and the smallest size that keeps every rule's detail.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub source: Source,
+    frames: Frames,
+    min_size: (u32, u32),
+    rules: usize,
+}
+
+impl Plan {
+    /// Bytes of pixels the decode and the rules running in parallel will hold: the decoded
+    /// frames (after shrink-on-load) plus one working copy per rule. Lets a server admit or
+    /// refuse the work before doing it.
+    pub fn memory_bytes(&self) -> u64 {
+        let (w, h) = (self.source.width, self.source.height);
+        let d = if self.source.format == Format::Jpeg {
+            decode::shrink_denominator(w, h, self.min_size.0, self.min_size.1)
+        } else {
+            1
+        };
+        let frames = match self.frames {
+            Frames::All => u64::from(self.source.frames),
+            Frames::First => 1,
+        };
+        let decoded = u64::from((w / d).max(1)) * u64::from((h / d).max(1)) * 4 * frames;
+        decoded * (1 + self.rules.max(1) as u64)
+    }
+}
+
+/// Read the header of `data` (refusing what exceeds `limits`) and plan its decode for `rules`.
+pub fn plan(data: &[u8], rules: &[Rule], limits: &Limits) -> Result<Plan> {
     let source = probe(data, limits)?;
-    let frames = frames_needed(source.format, rules);
-    let min = if rules.is_empty() {
+    let min_size = if rules.is_empty() {
         (source.width, source.height)
     } else {
         needed_size(rules, &source)
     };
-    decode_at_least(data, limits, frames, Some(min))
+    Ok(Plan {
+        frames: frames_needed(source.format, rules),
+        source,
+        min_size,
+        rules: rules.len(),
+    })
 }
 
-/// Bytes of pixels that decoding `data` for `rules` and running them in parallel will hold:
-/// the decoded frames (after shrink-on-load) plus one working copy per rule. From the header
-/// only, so a server can admit or refuse the work before doing it.
-pub fn memory_estimate(data: &[u8], rules: &[Rule], limits: &Limits) -> Result<u64> {
-    let source = probe(data, limits)?;
-    let (w, h) = (source.width, source.height);
-    let (mw, mh) = if rules.is_empty() {
-        (w, h)
-    } else {
-        needed_size(rules, &source)
-    };
-    let d = if source.format == Format::Jpeg {
-        decode::shrink_denominator(w, h, mw, mh)
-    } else {
-        1
-    };
-    let frames = match frames_needed(source.format, rules) {
-        Frames::All => u64::from(source.frames),
-        Frames::First => 1,
-    };
-    let decoded = u64::from((w / d).max(1)) * u64::from((h / d).max(1)) * 4 * frames;
-    Ok(decoded * (1 + rules.len().max(1) as u64))
+/// Decode `data` as `plan` says (the header was checked when planning).
+pub fn decode_planned(data: &[u8], plan: Plan, limits: &Limits) -> Result<Decoded> {
+    decode::decode_probed(data, plan.source, limits, plan.frames, Some(plan.min_size))
+}
+
+/// Decode `data` once, at the smallest scale that serves every rule.
+pub fn decode_for(data: &[u8], rules: &[Rule], limits: &Limits) -> Result<Decoded> {
+    decode_planned(data, plan(data, rules, limits)?, limits)
 }
 
 /// Decode `data` and apply `rule`: the whole offline path of `picops process`.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use picops_processor::{ImageInfo, Output, Rule};
+use picops_processor::{ImageInfo, Output, Plan, Rule};
 
 use pingora::proxy::Session;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -126,18 +126,22 @@ pub async fn handle(
             budget.grow_to(state, declared.unwrap_or(max_body)).await?;
             let body = read_body(session, max_body).await?;
             let content_type = header_str(session, "content-type")?;
-            let need = body.len() as u64 + pixel_bytes(&body, &ops, state)?;
-            budget.grow_to(state, need).await?;
-            let processed = process(state, body.clone(), &ops).await?;
+            let plan = plan_for(&body, &ops, state)?;
+            budget
+                .grow_to(state, body.len() as u64 + plan.memory_bytes())
+                .await?;
+            let processed = process(state, body.clone(), &ops, plan).await?;
             put_flow(state, route, &bucket, &ops, body, content_type, processed).await
         }
         Call::ImageProcess => {
             let mut budget = Budget(None);
             budget.grow_to(state, max_body).await?;
             let (body, etag) = state.upstream.get(&bucket, &route.key, max_body).await?;
-            let need = body.len() as u64 + pixel_bytes(&body, &ops, state)?;
-            budget.grow_to(state, need).await?;
-            let processed = process(state, body, &ops).await?;
+            let plan = plan_for(&body, &ops, state)?;
+            budget
+                .grow_to(state, body.len() as u64 + plan.memory_bytes())
+                .await?;
+            let processed = process(state, body, &ops, plan).await?;
             let (original, results) =
                 write_results(state, route, &bucket, &ops, processed, Some(etag), None).await?;
             Ok(Answer {
@@ -164,9 +168,12 @@ pub async fn handle(
                 .get(&bucket, &route.key, max_body)
                 .await
                 .map_err(stored)?;
-            let need = data.len() as u64 + pixel_bytes(&data, &ops, state).map_err(stored)?;
-            budget.grow_to(state, need).await.map_err(stored)?;
-            let processed = process(state, data, &ops).await.map_err(stored)?;
+            let plan = plan_for(&data, &ops, state).map_err(stored)?;
+            budget
+                .grow_to(state, data.len() as u64 + plan.memory_bytes())
+                .await
+                .map_err(stored)?;
+            let processed = process(state, data, &ops, plan).await.map_err(stored)?;
             let (original, results) =
                 write_results(state, route, &bucket, &ops, processed, Some(etag), None)
                     .await
@@ -188,14 +195,11 @@ fn header_str(session: &Session, name: &str) -> Result<Option<String>, ApiError>
     }
 }
 
-/// Pixel memory the processing of `data` will need, from its header (refuses bombs too).
-fn pixel_bytes(data: &[u8], ops: &PicOperations, state: &State) -> Result<u64, ApiError> {
+/// The decode plan of `data` for the request's rules, from its header alone (this is where
+/// bombs are refused); its pixel memory is admitted before decoding.
+fn plan_for(data: &[u8], ops: &PicOperations, state: &State) -> Result<Plan, ApiError> {
     let rules: Vec<Rule> = ops.operations.iter().map(|o| o.rule.clone()).collect();
-    Ok(picops_processor::memory_estimate(
-        data,
-        &rules,
-        &state.config.limits,
-    )?)
+    Ok(picops_processor::plan(data, &rules, &state.config.limits)?)
 }
 
 /// The body length the client announced (decoded length for aws-chunked bodies).
@@ -284,10 +288,15 @@ struct Processed {
 
 /// Decode once, then run the rules in parallel on the blocking pool, sharing the decoded
 /// image; each job holds one worker permit, and the whole is bounded by the deadline.
-async fn process(state: &State, data: Bytes, ops: &PicOperations) -> Result<Processed, ApiError> {
+async fn process(
+    state: &State,
+    data: Bytes,
+    ops: &PicOperations,
+    plan: Plan,
+) -> Result<Processed, ApiError> {
     let timeout = state.config.processing_timeout;
     let deadline = Instant::now() + timeout;
-    match tokio::time::timeout(timeout, process_within(state, data, ops, deadline)).await {
+    match tokio::time::timeout(timeout, process_within(state, data, ops, plan, deadline)).await {
         Ok(result) => result,
         Err(_) => Err(ApiError::Internal(format!(
             "processing took longer than {} s; nothing was written",
@@ -300,14 +309,15 @@ async fn process_within(
     state: &State,
     data: Bytes,
     ops: &PicOperations,
+    plan: Plan,
     deadline: Instant,
 ) -> Result<Processed, ApiError> {
     let limits = state.config.limits;
     let rules: Arc<Vec<Rule>> = Arc::new(ops.operations.iter().map(|o| o.rule.clone()).collect());
     let decoded = {
-        let (data, rules) = (data.clone(), rules.clone());
+        let data = data.clone();
         blocking(state, move || {
-            picops_processor::decode_for(&data, &rules, &limits).map_err(ApiError::from)
+            picops_processor::decode_planned(&data, plan, &limits).map_err(ApiError::from)
         })
         .await?
     };

@@ -18,7 +18,7 @@ import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from common import write_section  # noqa: E402
 from helpers import IMAGES, ssim  # noqa: E402
 
 from PIL import Image  # noqa: E402
@@ -97,10 +97,7 @@ def main():
             f"{t['vipsthumbnail'] / p:.2f}× | {t['imagemagick'] / p:.2f}× | {t['pillow'] / p:.2f}× | {s:.3f} |"
         )
     table = "\n".join(lines)
-    readme = HERE / "README.md"
-    text = readme.read_text()
-    new = re.sub(r"(<!-- RESULTS -->\n).*?(\n<!-- /RESULTS -->)", lambda m: m.group(1) + table + m.group(2), text, flags=re.S)
-    readme.write_text(new)
+    write_section("RESULTS", table)
     print(table)
 
 

@@ -13,20 +13,13 @@ import io
 import json
 import os
 import pathlib
-import re
-import statistics
-import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-os.environ.setdefault("PICOPS_BIN", str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", HERE.parent / "target")) / "release" / "picops"))
+from common import client, write_section
 
-import boto3  # noqa: E402
 import requests  # noqa: E402
-from botocore.config import Config  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from e2e.server import start_server  # noqa: E402
@@ -41,12 +34,6 @@ RULES = [
 HEADER = json.dumps({"rules": RULES})
 CONCURRENCY = [int(c) for c in os.environ.get("LOAD_CONCURRENCY", "1,8,32").split(",")]
 SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
-
-
-def client(endpoint):
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench",
-                        region_name=os.environ.get("PICOPS_E2E_REGION", "us-east-1"),
-                        config=Config(s3={"addressing_style": "path"}, max_pool_connections=64))
 
 
 def run(concurrency, one):
@@ -158,10 +145,7 @@ def main():
     table = "\n".join(lines)
     print(table)
     marker = "LOAD-GARAGE" if os.environ.get("PICOPS_E2E_UPSTREAM") else "LOAD"
-    readme = HERE / "README.md"
-    text = readme.read_text()
-    readme.write_text(re.sub(rf"(<!-- {marker} -->\n).*?(\n<!-- /{marker} -->)",
-                             lambda m: m.group(1) + table + m.group(2), text, flags=re.S))
+    write_section(marker, table)
 
 
 if __name__ == "__main__":

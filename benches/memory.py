@@ -8,15 +8,11 @@ import io
 import json
 import os
 import pathlib
-import re
-import sys
 import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-os.environ.setdefault("PICOPS_BIN", str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", HERE.parent / "target")) / "release" / "picops"))
+from common import write_section
 
 import numpy as np  # noqa: E402
 import requests  # noqa: E402
@@ -68,9 +64,7 @@ def main():
             f"budget, 2 s admission wait: picops peak RSS {peak / 2**20:.0f} MiB; answers {counts}; "
             f"server {'still running' if alive else 'DIED'}.")
     print(text)
-    readme = HERE / "README.md"
-    s = readme.read_text()
-    readme.write_text(re.sub(r"(<!-- MEMORY -->\n).*?(\n<!-- /MEMORY -->)", lambda m: m.group(1) + text + m.group(2), s, flags=re.S))
+    write_section("MEMORY", text)
 
 
 if __name__ == "__main__":

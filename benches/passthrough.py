@@ -6,30 +6,17 @@ into benches/README.md between the PASSTHROUGH markers.
 """
 import os
 import pathlib
-import re
 import sys
 import tempfile
 import uuid
 
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-sys.path.insert(0, str(HERE))
-os.environ.setdefault("PICOPS_BIN", str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", HERE.parent / "target")) / "release" / "picops"))
-
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
+from common import client, write_section
 
 from e2e.server import start_server  # noqa: E402
 from load import run  # noqa: E402
 
 BODY = os.urandom(1 << 20)
 CONCURRENCY = int(os.environ.get("PASS_CONCURRENCY", "8"))
-
-
-def client(endpoint, key, secret):
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
-                        region_name=os.environ["PICOPS_E2E_REGION"],
-                        config=Config(s3={"addressing_style": "path"}, max_pool_connections=64))
 
 
 def main():
@@ -60,10 +47,7 @@ def main():
         lines.append(f"\n{op}: picops / direct throughput {p[2] / d[2] * 100:.0f} %, added p50 {p[3] - d[3]:.1f} ms.")
     table = "\n".join(lines)
     print(table)
-    readme = HERE / "README.md"
-    text = readme.read_text()
-    readme.write_text(re.sub(r"(<!-- PASSTHROUGH -->\n).*?(\n<!-- /PASSTHROUGH -->)",
-                             lambda m: m.group(1) + table + m.group(2), text, flags=re.S))
+    write_section("PASSTHROUGH", table)
 
 
 if __name__ == "__main__":

@@ -244,8 +244,20 @@ pub fn decode_probed(
         shrink_denominator(source.width, source.height, mw, mh)
     });
     let frames = match source.format {
-        Format::Jpeg if denom > 1 => vec![still(decode_jpeg_scaled(data, &source, denom)?)],
-        Format::Jpeg => vec![still(decode_jpeg(data)?)],
+        Format::Jpeg => {
+            // zune-jpeg pads a truncated scan with grey; a service storing that would be
+            // storing a broken picture, so truncation is an error on every JPEG path.
+            if !find_jpeg_soi(data).is_some_and(|soi| has_end_of_image(&data[soi..])) {
+                return Err(corrupt(
+                    "JPEG is truncated (no end-of-image marker after the scan)",
+                ));
+            }
+            if denom > 1 {
+                vec![still(decode_jpeg_scaled(data, &source, denom)?)]
+            } else {
+                vec![still(decode_jpeg(data)?)]
+            }
+        }
         Format::Png => {
             let d = image::codecs::png::PngDecoder::new(Cursor::new(data)).map_err(corrupt)?;
             vec![still(normalise(
@@ -280,11 +292,6 @@ pub fn shrink_denominator(w: u32, h: u32, mw: u32, mh: u32) -> u32 {
 /// inputs take the full-size path, where colour conversion is already right.
 fn decode_jpeg_scaled(data: &[u8], source: &Source, denom: u32) -> Result<DynamicImage> {
     let soi = find_jpeg_soi(data).ok_or_else(|| corrupt("no JPEG start marker"))?;
-    if !has_end_of_image(&data[soi..]) {
-        return Err(corrupt(
-            "JPEG is truncated (no end-of-image marker after the scan)",
-        ));
-    }
     let mut d = jpeg_decoder::Decoder::new(&data[soi..]);
     d.read_info().map_err(|e| corrupt(format!("JPEG: {e}")))?;
     let info = d.info().ok_or_else(|| corrupt("JPEG header unreadable"))?;
@@ -311,13 +318,6 @@ fn decode_jpeg_scaled(data: &[u8], source: &Source, denom: u32) -> Result<Dynami
 
 fn decode_jpeg(data: &[u8]) -> Result<DynamicImage> {
     let (source, soi, colorspace) = probe_jpeg(data)?;
-    if !has_end_of_image(&data[soi..]) {
-        // zune-jpeg pads a truncated scan with grey; a service storing that would be
-        // storing a broken picture, so truncation is an error here.
-        return Err(corrupt(
-            "JPEG is truncated (no end-of-image marker after the scan)",
-        ));
-    }
     let grey = colorspace == ColorSpace::Luma;
     let out = if grey {
         ColorSpace::Luma

@@ -116,12 +116,7 @@ pub async fn handle(
     let max_body = state.config.max_body;
     match call {
         Call::Put => {
-            let declared = declared_length(session)?;
-            if declared.is_some_and(|n| n > max_body) {
-                return Err(ApiError::EntityTooLarge(format!(
-                    "the body exceeds the limit of {max_body} bytes"
-                )));
-            }
+            let declared = declared_within(session, max_body)?;
             let mut budget = Budget(None);
             budget.grow_to(state, declared.unwrap_or(max_body)).await?;
             let body = read_body(session, max_body).await?;
@@ -202,6 +197,20 @@ fn plan_for(data: &[u8], ops: &PicOperations, state: &State) -> Result<Plan, Api
     Ok(picops_processor::plan(data, &rules, &state.config.limits)?)
 }
 
+fn too_large(cap: u64) -> ApiError {
+    ApiError::EntityTooLarge(format!("the body exceeds the limit of {cap} bytes"))
+}
+
+/// The body length the client announced (decoded length for aws-chunked bodies), refused
+/// with 413 when over `cap`, before a byte is read.
+fn declared_within(session: &Session, cap: u64) -> Result<Option<u64>, ApiError> {
+    let declared = declared_length(session)?;
+    if declared.is_some_and(|n| n > cap) {
+        return Err(too_large(cap));
+    }
+    Ok(declared)
+}
+
 /// The body length the client announced (decoded length for aws-chunked bodies).
 fn declared_length(session: &Session) -> Result<Option<u64>, ApiError> {
     Ok(header_str(session, "x-amz-decoded-content-length")?
@@ -212,12 +221,7 @@ fn declared_length(session: &Session) -> Result<Option<u64>, ApiError> {
 /// Read the request body, refusing from Content-Length when it is over `cap`, and stopping
 /// as soon as the bytes read cross it otherwise.
 async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
-    let too_large =
-        || ApiError::EntityTooLarge(format!("the body exceeds the limit of {cap} bytes"));
-    let declared = declared_length(session)?;
-    if declared.is_some_and(|n| n > cap) {
-        return Err(too_large());
-    }
+    let declared = declared_within(session, cap)?;
     let chunked = header_str(session, "content-encoding")?
         .is_some_and(|v| v.contains("aws-chunked"))
         || header_str(session, "x-amz-content-sha256")?
@@ -242,7 +246,7 @@ async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
             .map_err(|e| ApiError::InvalidArgument(format!("reading the request body: {e}")))?;
         let Some(chunk) = chunk else { break };
         if (buf.len() + chunk.len()) as u64 > read_cap {
-            return Err(too_large());
+            return Err(too_large(cap));
         }
         buf.extend_from_slice(&chunk);
     }
@@ -250,7 +254,7 @@ async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
     if chunked {
         let decoded = decode_aws_chunked(&body)?;
         if decoded.len() as u64 > cap {
-            return Err(too_large());
+            return Err(too_large(cap));
         }
         return Ok(decoded);
     }

@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the proxy (on an embedded S3 store unless --upstream is given).
-    Serve(crate::config::ServeArgs),
+    Serve(Box<crate::config::ServeArgs>),
     /// Apply a rule to an image file offline; prints the result's facts as JSON.
     Process(ProcessArgs),
     /// Print an image's ImageInfo as JSON.

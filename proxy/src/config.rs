@@ -8,12 +8,14 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::auth::Credential;
+
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
     /// Configuration file (TOML).
     #[arg(long, env = "PICOPS_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Address to listen on. Until request authentication lands, only loopback is allowed.
+    /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long, env = "PICOPS_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// S3 endpoint to front, e.g. http://127.0.0.1:3900. Absent: an embedded store is started.
@@ -47,6 +49,61 @@ pub struct ServeArgs {
     /// How long a request waits for memory before 503 SlowDown, in milliseconds.
     #[arg(long, env = "PICOPS_ADMISSION_WAIT_MS")]
     pub admission_wait_ms: Option<u64>,
+    /// Access key of a client credential (with --secret-key); more in the config file.
+    #[arg(long, env = "PICOPS_ACCESS_KEY")]
+    pub access_key: Option<String>,
+    #[arg(long, env = "PICOPS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// TOML file of `[[credentials]]` (e.g. a mounted Kubernetes Secret).
+    #[arg(long, env = "PICOPS_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// Buckets anyone may GET and HEAD without signing; repeatable.
+    #[arg(
+        long = "public-read",
+        env = "PICOPS_PUBLIC_READ",
+        value_delimiter = ','
+    )]
+    pub public_read: Vec<String>,
+    /// Sign upstream requests with the `service` key (default) or each `caller`'s own key.
+    #[arg(long, env = "PICOPS_SIGN_UPSTREAM_AS")]
+    pub sign_upstream_as: Option<SignAs>,
+}
+
+/// Whose keys sign the requests picops sends upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SignAs {
+    /// The `[upstream]` access key (or the embedded store's own).
+    #[default]
+    Service,
+    /// The key the client signed with; the upstream must know the same keys.
+    Caller,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct CredentialFile {
+    access_key: String,
+    secret_key: String,
+    buckets: Option<Vec<String>>,
+    session_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CredentialsFile {
+    #[serde(default)]
+    credentials: Vec<CredentialFile>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuthFile {
+    credentials_file: Option<PathBuf>,
+    #[serde(default)]
+    public_read: Vec<String>,
+    max_skew_secs: Option<u64>,
+    sign_upstream_as: Option<SignAs>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -64,6 +121,10 @@ struct FileConfig {
     domains: BTreeMap<String, String>,
     #[serde(default)]
     limits: LimitsFile,
+    #[serde(default)]
+    credentials: Vec<CredentialFile>,
+    #[serde(default)]
+    auth: AuthFile,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -112,9 +173,27 @@ pub struct Config {
     pub workers: usize,
     pub memory_budget: u64,
     pub admission_wait: std::time::Duration,
+    pub credentials: Vec<Credential>,
+    /// No credential was configured: `credentials` holds one generated at start.
+    pub generated_credentials: bool,
+    pub public_read: Vec<String>,
+    pub max_skew: std::time::Duration,
+    pub sign_upstream_as: SignAs,
 }
 
 pub const DEFAULT_MAX_BODY: u64 = 20 * 1024 * 1024;
+
+/// A random key pair for a server started without any, printed at start.
+fn generate_credential() -> Credential {
+    use rand::distributions::{Alphanumeric, DistString};
+    let mut rng = rand::thread_rng();
+    Credential {
+        access_key: format!("AKID{}", Alphanumeric.sample_string(&mut rng, 16)),
+        secret_key: Alphanumeric.sample_string(&mut rng, 40),
+        buckets: None,
+        session_token: None,
+    }
+}
 
 impl Config {
     pub fn load(args: &ServeArgs) -> Result<Config, String> {
@@ -130,12 +209,6 @@ impl Config {
             .listen
             .or(file.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-        if !listen.ip().is_loopback() {
-            return Err(format!(
-                "refusing to listen on {listen}: request authentication is not implemented yet, \
-                 so picops binds to loopback only"
-            ));
-        }
         let endpoint = args.upstream.clone().or(file.upstream.endpoint);
         let upstream = match endpoint {
             None => None,
@@ -175,7 +248,54 @@ impl Config {
                 .map(|n| n.get())
                 .unwrap_or(2)
         });
+        let mut entries = file.credentials;
+        if let Some(path) = args.credentials_file.clone().or(file.auth.credentials_file) {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let f: CredentialsFile =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            entries.extend(f.credentials);
+        }
+        match (&args.access_key, &args.secret_key) {
+            (Some(a), Some(s)) => entries.push(CredentialFile {
+                access_key: a.clone(),
+                secret_key: s.clone(),
+                buckets: None,
+                session_token: None,
+            }),
+            (None, None) => {}
+            _ => return Err("--access-key and --secret-key go together".into()),
+        }
+        let mut credentials: Vec<Credential> = Vec::with_capacity(entries.len());
+        for e in entries {
+            if e.access_key.is_empty() || e.secret_key.is_empty() {
+                return Err("a credential has an empty access_key or secret_key".into());
+            }
+            if credentials.iter().any(|c| c.access_key == e.access_key) {
+                return Err(format!("access key {} is configured twice", e.access_key));
+            }
+            credentials.push(Credential {
+                access_key: e.access_key,
+                secret_key: e.secret_key,
+                buckets: e.buckets,
+                session_token: e.session_token,
+            });
+        }
+        let generated_credentials = credentials.is_empty();
+        if generated_credentials {
+            credentials.push(generate_credential());
+        }
+        let mut public_read = args.public_read.clone();
+        public_read.extend(file.auth.public_read);
         Ok(Config {
+            credentials,
+            generated_credentials,
+            public_read,
+            max_skew: std::time::Duration::from_secs(file.auth.max_skew_secs.unwrap_or(900)),
+            sign_upstream_as: args
+                .sign_upstream_as
+                .or(file.auth.sign_upstream_as)
+                .unwrap_or_default(),
             listen,
             upstream,
             data_dir: args

@@ -10,13 +10,15 @@ use rand::distributions::{Alphanumeric, DistString};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
+use crate::auth::Credential;
 use crate::config::Upstream;
 
 /// Region the embedded store signs for; any value works as long as both sides agree.
 const REGION: &str = "us-east-1";
 
-/// Start the store on its own thread and runtime; returns how to reach it.
-pub fn start(data_dir: &Path) -> Result<Upstream, String> {
+/// Start the store on its own thread and runtime; returns how to reach it. `callers` are
+/// also accepted by the store, for `sign_upstream_as = "caller"`.
+pub fn start(data_dir: &Path, callers: &[Credential]) -> Result<Upstream, String> {
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let fs = s3s_fs::FileSystem::new(data_dir).map_err(|e| format!("embedded store: {e:?}"))?;
     let access_key = format!(
@@ -28,10 +30,11 @@ pub fn start(data_dir: &Path) -> Result<Upstream, String> {
     let secret_key = Alphanumeric.sample_string(&mut rand::thread_rng(), 40);
     let service = {
         let mut b = S3ServiceBuilder::new(fs);
-        b.set_auth(SimpleAuth::from_single(
-            access_key.clone(),
-            secret_key.clone(),
-        ));
+        let mut auth = SimpleAuth::from_single(access_key.clone(), secret_key.clone());
+        for c in callers {
+            auth.register(c.access_key.clone(), c.secret_key.clone().into());
+        }
+        b.set_auth(auth);
         b.build()
     };
     let listener =

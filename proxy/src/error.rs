@@ -22,6 +22,14 @@ pub enum ApiError {
     NoSuchStyle(String),
     #[error("{0}")]
     NotImplemented(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    SignatureDoesNotMatch(String),
+    #[error("{0}")]
+    RequestTimeTooSkewed(String),
+    #[error("{0}")]
+    InvalidAccessKeyId(String),
     /// Over the memory budget (or, later, a rate limit): retry after a moment.
     #[error("{0}")]
     SlowDown(String),
@@ -47,6 +55,10 @@ impl ApiError {
             ApiError::NoSuchBucket(_) => "NoSuchBucket",
             ApiError::NoSuchStyle(_) => "NoSuchStyle",
             ApiError::NotImplemented(_) => "NotImplemented",
+            ApiError::AccessDenied(_) => "AccessDenied",
+            ApiError::SignatureDoesNotMatch(_) => "SignatureDoesNotMatch",
+            ApiError::RequestTimeTooSkewed(_) => "RequestTimeTooSkewed",
+            ApiError::InvalidAccessKeyId(_) => "InvalidAccessKeyId",
             ApiError::SlowDown(_) => "SlowDown",
             ApiError::Internal(_) => "InternalError",
             ApiError::Upstream { code, .. } => code,
@@ -61,6 +73,10 @@ impl ApiError {
             ApiError::EntityTooLarge(_) => 413,
             ApiError::NoSuchKey(_) | ApiError::NoSuchBucket(_) | ApiError::NoSuchStyle(_) => 404,
             ApiError::NotImplemented(_) => 501,
+            ApiError::AccessDenied(_)
+            | ApiError::SignatureDoesNotMatch(_)
+            | ApiError::RequestTimeTooSkewed(_)
+            | ApiError::InvalidAccessKeyId(_) => 403,
             ApiError::SlowDown(_) => 503,
             ApiError::Internal(_) => 500,
             ApiError::Upstream { status, .. } => *status,

@@ -1,5 +1,6 @@
 //! `picops`: COS persistent image processing in front of any S3 store.
 
+mod auth;
 mod cli;
 mod config;
 mod embedded;
@@ -40,20 +41,38 @@ fn serve(args: &config::ServeArgs) -> Result<(), String> {
         )
         .init();
     let config = config::Config::load(args)?;
+    let callers_for_store: &[auth::Credential] =
+        if config.sign_upstream_as == config::SignAs::Caller {
+            &config.credentials
+        } else {
+            &[]
+        };
     let upstream = match &config.upstream {
         Some(u) => u.clone(),
-        None => embedded::start(&config.data_dir)?,
+        None => embedded::start(&config.data_dir, callers_for_store)?,
     };
-    let upstream_authority = upstream
-        .endpoint
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let callers: Vec<(String, config::Upstream)> = callers_for_store
+        .iter()
+        .map(|c| {
+            (
+                c.access_key.clone(),
+                config::Upstream {
+                    access_key: c.access_key.clone(),
+                    secret_key: c.secret_key.clone(),
+                    ..upstream.clone()
+                },
+            )
+        })
+        .collect();
+    let keyring = auth::Keyring::new(
+        config.credentials.clone(),
+        config.public_read.clone(),
+        config.max_skew,
+    );
     let state = Arc::new(upload::State::new(
         config.clone(),
-        upstream::UpstreamClient::new(&upstream),
+        keyring,
+        upstream::Upstreams::new(&upstream, &callers),
     ));
     let proxy = proxy::Picops {
         state,
@@ -61,8 +80,6 @@ fn serve(args: &config::ServeArgs) -> Result<(), String> {
             base_domains: config.base_domains.clone(),
             domains: config.domains.clone(),
         },
-        upstream_authority,
-        signer: sign::Signer::new(&upstream),
     };
 
     let conf = ServerConf {
@@ -81,5 +98,14 @@ fn serve(args: &config::ServeArgs) -> Result<(), String> {
         "picops listening on http://{} (upstream {})",
         config.listen, upstream.endpoint
     );
+    if config.generated_credentials {
+        // Nothing was configured: the only way in is this key, so say it once, at start.
+        if let Some(c) = config.credentials.first() {
+            println!(
+                "no credentials configured; generated for this run:\n  access key: {}\n  secret key: {}",
+                c.access_key, c.secret_key
+            );
+        }
+    }
     server.run_forever();
 }

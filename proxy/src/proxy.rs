@@ -9,26 +9,79 @@ use bytes::Bytes;
 use http::Method;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
-use pingora::proxy::{ProxyHttp, Session};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error as PError, ErrorType, Result as PResult};
 
+use crate::auth::{self, AwsChunked, BodyCheck, Identity};
 use crate::error::ApiError;
 use crate::route::{self, upstream_path, Route, Routing};
-use crate::sign::{Payload, Signer};
+use crate::sign::Payload;
 use crate::upload::{self, Call, State};
 
 pub struct Picops {
     pub state: Arc<State>,
     pub routing: Routing,
-    /// `host:port` of the upstream.
-    pub upstream_authority: String,
-    pub signer: Signer,
 }
 
 #[derive(Default)]
 pub struct Ctx {
     pub request_id: String,
     route: Option<Route>,
+    identity: Option<Identity>,
+    /// Checks the passthrough body against the signature while it streams.
+    guard: Option<BodyGuard>,
+    /// Why a passthrough was stopped, answered by `fail_to_proxy`.
+    failed: Option<ApiError>,
+}
+
+/// A streamed body is only as trustworthy as its last byte: each piece is released once
+/// verified, and the very last byte is held back until the whole body has been checked, so an
+/// upstream never receives a complete body that failed verification (it sees a short body and
+/// stores nothing).
+struct BodyGuard {
+    check: GuardCheck,
+    held: Option<u8>,
+}
+
+enum GuardCheck {
+    /// aws-chunked with chunk signatures: decoded and verified chunk by chunk.
+    SignedChunks(AwsChunked),
+    /// The signed `x-amz-content-sha256`.
+    Sha256(sha2::Sha256, String),
+}
+
+impl BodyGuard {
+    fn filter(&mut self, input: Bytes, end: bool) -> Result<Bytes, ApiError> {
+        use sha2::Digest;
+        let verified = match &mut self.check {
+            GuardCheck::SignedChunks(d) => d.push(&input)?,
+            GuardCheck::Sha256(h, _) => {
+                h.update(&input);
+                input
+            }
+        };
+        let mut out = Vec::with_capacity(verified.len() + 1);
+        out.extend(self.held.take());
+        out.extend_from_slice(&verified);
+        if end {
+            match &mut self.check {
+                GuardCheck::SignedChunks(d) => d.finish()?,
+                GuardCheck::Sha256(h, expected) => {
+                    let actual = hex::encode(std::mem::take(h).finalize());
+                    if !auth::constant_time_eq(actual.as_bytes(), expected.as_bytes()) {
+                        return Err(ApiError::SignatureDoesNotMatch(
+                            "the body does not match the x-amz-content-sha256 the request was \
+                             signed with"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+        } else {
+            self.held = out.pop();
+        }
+        Ok(Bytes::from(out))
+    }
 }
 
 /// Which processing call a request is, if any (PROTOCOL §1 table).
@@ -127,6 +180,16 @@ fn cos_case(name: &str) -> String {
         .join("-")
 }
 
+impl Picops {
+    fn upstream_side(&self, ctx: &Ctx) -> PResult<&crate::upstream::UpstreamSide> {
+        let identity = ctx
+            .identity
+            .as_ref()
+            .ok_or_else(|| PError::explain(ErrorType::InternalError, "no identity"))?;
+        Ok(self.state.upstreams.for_identity(identity))
+    }
+}
+
 #[async_trait]
 impl ProxyHttp for Picops {
     type CTX = Ctx;
@@ -134,7 +197,7 @@ impl ProxyHttp for Picops {
     fn new_ctx(&self) -> Ctx {
         Ctx {
             request_id: new_request_id(),
-            route: None,
+            ..Ctx::default()
         }
     }
 
@@ -163,11 +226,32 @@ impl ProxyHttp for Picops {
                 return Ok(true);
             }
         };
+        let keyring = &self.state.keyring;
+        let verified = keyring
+            .authenticate(
+                &auth::Request {
+                    method: &req.method,
+                    uri: &req.uri,
+                    headers: &req.headers,
+                },
+                std::time::SystemTime::now(),
+            )
+            .and_then(|id| {
+                id.authorize(keyring, route.bucket.as_deref(), &method)
+                    .map(|()| id)
+            });
+        let identity = match verified {
+            Ok(id) => id,
+            Err(e) => {
+                answer_error(session, &e, &resource, &ctx.request_id).await?;
+                return Ok(true);
+            }
+        };
         let has_pic_ops = req.headers.contains_key("pic-operations");
         if let Some(call) = classify(&method, &route, has_pic_ops) {
             let resource = format!("/{}", route.key);
             let started = std::time::Instant::now();
-            match upload::handle(&self.state, session, &route, call.clone()).await {
+            match upload::handle(&self.state, session, &route, call.clone(), &identity).await {
                 Ok(a) => {
                     tracing::info!(request_id = %ctx.request_id, ?call, key = %route.key, ms = started.elapsed().as_millis() as u64, "processed");
                     answer(session, 200, a.xml, &ctx.request_id, None).await?
@@ -176,20 +260,94 @@ impl ProxyHttp for Picops {
             }
             return Ok(true);
         }
+        ctx.guard = match &identity.body {
+            BodyCheck::None => None,
+            BodyCheck::Sha256(hash) => Some(BodyGuard {
+                check: GuardCheck::Sha256(Default::default(), hash.clone()),
+                held: None,
+            }),
+            BodyCheck::SignedChunks(v) => Some(BodyGuard {
+                check: GuardCheck::SignedChunks(AwsChunked::new(Some(v.clone()))),
+                held: None,
+            }),
+        };
         ctx.route = Some(route);
+        ctx.identity = Some(identity);
         Ok(false)
     }
 
-    async fn upstream_peer(
-        &self,
-        _session: &mut Session,
-        _ctx: &mut Ctx,
-    ) -> PResult<Box<HttpPeer>> {
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> PResult<Box<HttpPeer>> {
+        let side = self.upstream_side(ctx)?;
         Ok(Box::new(HttpPeer::new(
-            self.upstream_authority.as_str(),
+            side.authority(),
             false,
             String::new(),
         )))
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> PResult<()> {
+        let Some(guard) = ctx.guard.as_mut() else {
+            return Ok(());
+        };
+        // `None` would tell pingora the body ended; an empty piece is simply not written.
+        let input = body.take().unwrap_or_default();
+        match guard.filter(input, end_of_stream) {
+            Ok(out) => {
+                *body = Some(out);
+                Ok(())
+            }
+            Err(e) => {
+                let status = e.status();
+                ctx.failed = Some(e);
+                Err(PError::explain(
+                    ErrorType::HTTPStatus(status),
+                    "request body failed verification",
+                ))
+            }
+        }
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &PError, ctx: &mut Ctx) -> FailToProxy
+    where
+        Ctx: Send + Sync,
+    {
+        let api = ctx.failed.take().unwrap_or_else(|| match e.etype() {
+            ErrorType::HTTPStatus(code) if *code < 500 => {
+                ApiError::InvalidArgument(format!("bad request: {e}"))
+            }
+            _ => match e.esource() {
+                pingora::ErrorSource::Upstream => ApiError::Upstream {
+                    status: 502,
+                    code: "BadGateway".into(),
+                    message: format!("the upstream store could not be reached: {e}"),
+                },
+                pingora::ErrorSource::Downstream => {
+                    ApiError::InvalidArgument(format!("reading the request: {e}"))
+                }
+                _ => ApiError::Internal(e.to_string()),
+            },
+        });
+        let downstream_dead = e.esource() == &pingora::ErrorSource::Downstream
+            && matches!(
+                e.etype(),
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed
+            );
+        let resource = session.req_header().uri.path().to_string();
+        if !downstream_dead && session.response_written().is_none() {
+            if let Err(err) = answer_error(session, &api, &resource, &ctx.request_id).await {
+                tracing::debug!(error = %err, "could not write the error answer");
+            }
+        }
+        FailToProxy {
+            error_code: if downstream_dead { 0 } else { api.status() },
+            can_reuse_downstream: false,
+        }
     }
 
     async fn upstream_request_filter(
@@ -202,10 +360,25 @@ impl ProxyHttp for Picops {
             .route
             .as_ref()
             .ok_or_else(|| PError::explain(ErrorType::InternalError, "no route"))?;
+        let side = self.upstream_side(ctx)?;
         let mut path = upstream_path(route.bucket.as_deref(), &route.key);
-        if let Some(q) = &route.query {
+        // The client's signature parameters mean nothing upstream (picops signs anew).
+        let query: Vec<&str> = route
+            .query
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .filter(|kv| {
+                let name = kv.split_once('=').map_or(*kv, |(k, _)| k);
+                !auth::is_auth_param(
+                    &percent_encoding::percent_decode_str(name).decode_utf8_lossy(),
+                )
+            })
+            .collect();
+        if !query.is_empty() {
             path.push('?');
-            path.push_str(q);
+            path.push_str(&query.join("&"));
         }
         let declared = upstream
             .headers
@@ -232,8 +405,46 @@ impl ProxyHttp for Picops {
             path.parse()
                 .map_err(|_| PError::explain(ErrorType::InternalError, "bad upstream path"))?,
         );
-        upstream.insert_header("host", self.upstream_authority.as_str())?;
+        upstream.insert_header("host", side.authority())?;
+        let signed_chunks = matches!(
+            ctx.guard,
+            Some(BodyGuard {
+                check: GuardCheck::SignedChunks(_),
+                ..
+            })
+        );
+        if signed_chunks {
+            // Forwarded decoded: the chunk signatures were for picops' key, not the upstream's.
+            let decoded = upstream
+                .headers
+                .get("x-amz-decoded-content-length")
+                .cloned()
+                .ok_or_else(|| {
+                    PError::explain(
+                        ErrorType::HTTPStatus(411),
+                        "x-amz-decoded-content-length missing",
+                    )
+                })?;
+            upstream.remove_header("x-amz-decoded-content-length");
+            upstream.remove_header("transfer-encoding");
+            upstream.insert_header("content-length", decoded)?;
+            let encodings: Vec<String> = upstream
+                .headers
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && *e != "aws-chunked")
+                .map(str::to_string)
+                .collect();
+            upstream.remove_header("content-encoding");
+            if !encodings.is_empty() {
+                upstream.insert_header("content-encoding", encodings.join(","))?;
+            }
+        }
         let payload = match declared {
+            _ if signed_chunks => Payload::Unsigned,
             Some(v) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 Payload::Declared(v)
             }
@@ -243,7 +454,7 @@ impl ProxyHttp for Picops {
             _ => Payload::Unsigned,
         };
         // Every x-amz-* header is signed: stores such as Garage refuse unsigned ones.
-        let mut signed_headers = vec![("host".to_string(), self.upstream_authority.clone())];
+        let mut signed_headers = vec![("host".to_string(), side.authority().to_string())];
         for (k, v) in upstream.headers.iter() {
             let name = k.as_str();
             if name.starts_with("x-amz-") || name == "content-md5" {
@@ -252,9 +463,9 @@ impl ProxyHttp for Picops {
                 }
             }
         }
-        let url = format!("http://{}{}", self.upstream_authority, path);
-        let added = self
-            .signer
+        let url = format!("http://{}{}", side.authority(), path);
+        let added = side
+            .signer()
             .sign(upstream.method.as_str(), &url, &signed_headers, payload)
             .map_err(|e| PError::explain(ErrorType::InternalError, format!("signing: {e}")))?;
         for (k, v) in added {

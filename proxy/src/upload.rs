@@ -19,17 +19,20 @@ use pingora::proxy::Session;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::auth::{AwsChunked, BodyCheck, Identity, Keyring};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::pic_ops::{self, PicOperations};
 use crate::route::{validate_key, Route};
-use crate::upstream::UpstreamClient;
+use crate::upstream::{UpstreamClient, Upstreams};
 use crate::xml::{self, OriginalInfo, ProcessedObject};
 
 /// Shared by every request.
 pub struct State {
     pub config: Config,
-    pub upstream: UpstreamClient,
+    pub keyring: Keyring,
+    /// How picops reaches the upstream on behalf of each caller.
+    pub upstreams: Upstreams,
     /// Permits for the blocking pool: at most `workers` images are processed at once.
     pub workers: Arc<Semaphore>,
     /// The memory budget in KiB permits: bodies and pixels held by all requests together.
@@ -37,11 +40,12 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: Config, upstream: UpstreamClient) -> State {
+    pub fn new(config: Config, keyring: Keyring, upstreams: Upstreams) -> State {
         State {
+            keyring,
             workers: Arc::new(Semaphore::new(config.workers)),
             memory: Arc::new(Semaphore::new((config.memory_budget / 1024) as usize)),
-            upstream,
+            upstreams,
             config,
         }
     }
@@ -100,6 +104,7 @@ pub async fn handle(
     session: &mut Session,
     route: &Route,
     call: Call,
+    identity: &Identity,
 ) -> Result<Answer, ApiError> {
     // 1. Everything that can be checked before reading or writing.
     let bucket = route
@@ -109,7 +114,17 @@ pub async fn handle(
     validate_key(&route.key)?;
     let header = header_str(session, "pic-operations")?
         .ok_or_else(|| ApiError::InvalidArgument("Pic-Operations header missing".into()))?;
+    // As COS does: rules a signature does not cover could be swapped in transit.
+    if !identity.signs("pic-operations") {
+        return Err(ApiError::AccessDenied(
+            "the request signature must cover the Pic-Operations header".into(),
+        ));
+    }
     let ops = pic_ops::parse(&header, &bucket, &route.key)?;
+    for op in &ops.operations {
+        identity.authorize(&state.keyring, Some(&op.bucket), &http::Method::PUT)?;
+    }
+    let upstream = state.upstreams.for_identity(identity).client();
 
     // Memory is reserved before bytes are read, and pixels before they are decoded; both are
     // held until the answer is written.
@@ -119,37 +134,45 @@ pub async fn handle(
             let declared = declared_within(session, max_body)?;
             let mut budget = Budget(None);
             budget.grow_to(state, declared.unwrap_or(max_body)).await?;
-            let body = read_body(session, max_body).await?;
+            let body = read_body(session, max_body, &identity.body).await?;
             let content_type = header_str(session, "content-type")?;
             let plan = plan_for(&body, &ops, state)?;
             budget
                 .grow_to(state, body.len() as u64 + plan.memory_bytes())
                 .await?;
             let processed = process(state, body.clone(), &ops, plan).await?;
-            put_flow(state, route, &bucket, &ops, body, content_type, processed).await
+            put_flow(
+                upstream,
+                route,
+                &bucket,
+                &ops,
+                body,
+                content_type,
+                processed,
+            )
+            .await
         }
         Call::ImageProcess => {
             let mut budget = Budget(None);
             budget.grow_to(state, max_body).await?;
-            let (body, etag) = state.upstream.get(&bucket, &route.key, max_body).await?;
+            let (body, etag) = upstream.get(&bucket, &route.key, max_body).await?;
             let plan = plan_for(&body, &ops, state)?;
             budget
                 .grow_to(state, body.len() as u64 + plan.memory_bytes())
                 .await?;
             let processed = process(state, body, &ops, plan).await?;
             let (original, results) =
-                write_results(state, route, &bucket, &ops, processed, Some(etag), None).await?;
+                write_results(upstream, route, &bucket, &ops, processed, Some(etag), None).await?;
             Ok(Answer {
                 xml: xml::upload_result(&original, &results),
             })
         }
         Call::CompleteMultipart { upload_id } => {
-            let body = read_body(session, MAX_COMPLETE_BODY).await?;
+            let body = read_body(session, MAX_COMPLETE_BODY, &identity.body).await?;
             let parts = xml::parse_complete_parts(&body).map_err(|e| {
                 ApiError::InvalidArgument(format!("CompleteMultipartUpload body: {e}"))
             })?;
-            let etag = state
-                .upstream
+            let etag = upstream
                 .complete_multipart(&bucket, &route.key, &upload_id, parts)
                 .await?;
             // From here on the original exists and cannot be un-completed: say so on failure.
@@ -158,8 +181,7 @@ pub async fn handle(
             };
             let mut budget = Budget(None);
             budget.grow_to(state, max_body).await.map_err(stored)?;
-            let (data, _) = state
-                .upstream
+            let (data, _) = upstream
                 .get(&bucket, &route.key, max_body)
                 .await
                 .map_err(stored)?;
@@ -170,7 +192,7 @@ pub async fn handle(
                 .map_err(stored)?;
             let processed = process(state, data, &ops, plan).await.map_err(stored)?;
             let (original, results) =
-                write_results(state, route, &bucket, &ops, processed, Some(etag), None)
+                write_results(upstream, route, &bucket, &ops, processed, Some(etag), None)
                     .await
                     .map_err(stored)?;
             Ok(Answer {
@@ -219,8 +241,9 @@ fn declared_length(session: &Session) -> Result<Option<u64>, ApiError> {
 }
 
 /// Read the request body, refusing from Content-Length when it is over `cap`, and stopping
-/// as soon as the bytes read cross it otherwise.
-async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
+/// as soon as the bytes read cross it otherwise; aws-chunked framing is removed and what the
+/// signature says of the body (a SHA-256, chunk signatures) is checked.
+async fn read_body(session: &mut Session, cap: u64, check: &BodyCheck) -> Result<Bytes, ApiError> {
     let declared = declared_within(session, cap)?;
     let chunked = header_str(session, "content-encoding")?
         .is_some_and(|v| v.contains("aws-chunked"))
@@ -232,56 +255,41 @@ async fn read_body(session: &mut Session, cap: u64) -> Result<Bytes, ApiError> {
             .await
             .map_err(|e| ApiError::Internal(format!("writing 100 Continue: {e}")))?;
     }
-    // aws-chunked framing adds a little per chunk; allow for it while reading.
-    let read_cap = if chunked {
-        cap + cap / 16 + 64 * 1024
-    } else {
-        cap
-    };
+    let mut decoder = chunked.then(|| {
+        AwsChunked::new(match check {
+            BodyCheck::SignedChunks(v) => Some(v.clone()),
+            _ => None,
+        })
+    });
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(cap) as usize);
     loop {
-        let chunk = session
+        let piece = session
             .read_request_body()
             .await
             .map_err(|e| ApiError::InvalidArgument(format!("reading the request body: {e}")))?;
-        let Some(chunk) = chunk else { break };
-        if (buf.len() + chunk.len()) as u64 > read_cap {
+        let Some(piece) = piece else { break };
+        match &mut decoder {
+            Some(d) => buf.extend_from_slice(&d.push(&piece)?),
+            None => buf.extend_from_slice(&piece),
+        }
+        if buf.len() as u64 > cap {
             return Err(too_large(cap));
         }
-        buf.extend_from_slice(&chunk);
+    }
+    if let Some(d) = &mut decoder {
+        d.finish()?;
     }
     let body = buf.freeze();
-    if chunked {
-        let decoded = decode_aws_chunked(&body)?;
-        if decoded.len() as u64 > cap {
-            return Err(too_large(cap));
+    if let BodyCheck::Sha256(expected) = check {
+        let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+        if !crate::auth::constant_time_eq(actual.as_bytes(), expected.as_bytes()) {
+            return Err(ApiError::SignatureDoesNotMatch(
+                "the body does not match the x-amz-content-sha256 the request was signed with"
+                    .into(),
+            ));
         }
-        return Ok(decoded);
     }
     Ok(body)
-}
-
-/// Strip aws-chunked framing (`<hex size>[;chunk-signature=…]\r\n<data>\r\n … 0\r\n<trailers>`).
-/// Chunk signatures are checked by the authentication layer, not here.
-fn decode_aws_chunked(body: &[u8]) -> Result<Bytes, ApiError> {
-    let bad = || ApiError::InvalidArgument("malformed aws-chunked body".into());
-    let mut out = BytesMut::with_capacity(body.len());
-    let mut rest = body;
-    loop {
-        let line_end = rest.windows(2).position(|w| w == b"\r\n").ok_or_else(bad)?;
-        let line = std::str::from_utf8(&rest[..line_end]).map_err(|_| bad())?;
-        let size_hex = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16).map_err(|_| bad())?;
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return Ok(out.freeze());
-        }
-        if rest.len() < size + 2 {
-            return Err(bad());
-        }
-        out.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
 }
 
 /// What processing produced: the source's ImageInfo and one output per operation.
@@ -360,7 +368,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn put_flow(
-    state: &State,
+    upstream: &UpstreamClient,
     route: &Route,
     bucket: &str,
     ops: &PicOperations,
@@ -370,7 +378,7 @@ async fn put_flow(
 ) -> Result<Answer, ApiError> {
     let content_type = content_type.unwrap_or_else(|| processed.info.format.mime().to_string());
     let (original, results) = write_results(
-        state,
+        upstream,
         route,
         bucket,
         ops,
@@ -395,7 +403,7 @@ struct Write {
 /// Write the results (and the original, when `original_body` is given), all or nothing:
 /// after a failed write, objects this request created are deleted again.
 async fn write_results(
-    state: &State,
+    upstream: &UpstreamClient,
     route: &Route,
     bucket: &str,
     ops: &PicOperations,
@@ -430,7 +438,7 @@ async fn write_results(
         });
     }
 
-    let etags = write_all(&state.upstream, writes).await?;
+    let etags = write_all(upstream, writes).await?;
     let etag_of = |b: &str, k: &str| {
         etags
             .get(&(b.to_string(), k.to_string()))

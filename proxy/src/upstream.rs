@@ -12,8 +12,12 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 
+use std::collections::HashMap;
+
+use crate::auth::Identity;
 use crate::config::Upstream;
 use crate::error::ApiError;
+use crate::sign::Signer;
 
 #[derive(Clone)]
 pub struct UpstreamClient {
@@ -181,5 +185,69 @@ impl UpstreamClient {
             .await
             .map_err(|e| map_err(&format!("completing {bucket}/{key}"), e))?;
         Ok(out.e_tag().unwrap_or_default().to_string())
+    }
+}
+
+/// The client and signer picops uses for one upstream identity.
+pub struct UpstreamSide {
+    client: UpstreamClient,
+    signer: Signer,
+    /// `host:port` of the upstream.
+    authority: String,
+}
+
+impl UpstreamSide {
+    pub fn new(u: &Upstream) -> UpstreamSide {
+        UpstreamSide {
+            client: UpstreamClient::new(u),
+            signer: Signer::new(u),
+            authority: u
+                .endpoint
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+
+    pub fn client(&self) -> &UpstreamClient {
+        &self.client
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+}
+
+/// Which keys upstream requests are signed with: the configured service key, or each
+/// caller's own key (so the upstream's per-user policies still apply).
+pub struct Upstreams {
+    service: UpstreamSide,
+    callers: HashMap<String, UpstreamSide>,
+}
+
+impl Upstreams {
+    /// `callers`: access key → upstream identity, empty when everything goes out under the
+    /// service key.
+    pub fn new(service: &Upstream, callers: &[(String, Upstream)]) -> Upstreams {
+        Upstreams {
+            service: UpstreamSide::new(service),
+            callers: callers
+                .iter()
+                .map(|(k, u)| (k.clone(), UpstreamSide::new(u)))
+                .collect(),
+        }
+    }
+
+    pub fn for_identity(&self, identity: &Identity) -> &UpstreamSide {
+        identity
+            .access_key()
+            .and_then(|k| self.callers.get(k))
+            .unwrap_or(&self.service)
     }
 }

@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from qcloud_cos import CosConfig, CosS3Client
 
-from e2e.server import start_server
+from e2e.server import KEY, SECRET, start_server
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
@@ -26,10 +26,10 @@ def s3(server):
     return boto3.client(
         "s3",
         endpoint_url=server.endpoint,
-        aws_access_key_id="picops-test",
-        aws_secret_access_key="picops-test-secret",
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
         region_name=os.environ.get("PICOPS_E2E_REGION", "us-east-1"),
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 1}),
     )
 
 
@@ -45,8 +45,8 @@ def bucket(s3):
 def cos(server):
     conf = CosConfig(
         Region="ap-guangzhou",
-        SecretId="AKIDpicopstest",
-        SecretKey="picops-test-secret",
+        SecretId=KEY,
+        SecretKey=SECRET,
         Scheme="http",
         IP="127.0.0.1",
         Port=server.port,

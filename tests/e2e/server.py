@@ -9,6 +9,29 @@ from helpers import BIN
 
 UPSTREAM = os.environ.get("PICOPS_E2E_UPSTREAM")
 
+# The credentials every test server knows (written to a credentials file, as a mounted
+# Kubernetes Secret would be).
+KEY, SECRET = "AKIDpicopstest", "picops-test-secret"
+LIMITED_KEY, LIMITED_SECRET = "AKIDlimited", "limited-secret"
+LIMITED_BUCKET = "picops-limited-1250000000"
+TOKEN_KEY, TOKEN_SECRET, TOKEN = "AKIDtemporary", "temporary-secret", "session-token-123"
+PUBLIC_BUCKET = "picops-public-1250000000"
+CREDENTIALS = f"""
+[[credentials]]
+access_key = "{KEY}"
+secret_key = "{SECRET}"
+
+[[credentials]]
+access_key = "{LIMITED_KEY}"
+secret_key = "{LIMITED_SECRET}"
+buckets = ["{LIMITED_BUCKET}"]
+
+[[credentials]]
+access_key = "{TOKEN_KEY}"
+secret_key = "{TOKEN_SECRET}"
+session_token = "{TOKEN}"
+"""
+
 
 def free_port():
     with socket.socket() as s:
@@ -41,7 +64,10 @@ def start_server(tmp, extra=()):
     port = free_port()
     data = tmp / "data"
     log = tmp / "serve.log"
-    args = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data), *extra]
+    creds = tmp / "credentials.toml"
+    creds.write_text(CREDENTIALS)
+    args = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data),
+            "--credentials-file", str(creds), "--public-read", PUBLIC_BUCKET, *extra]
     if UPSTREAM:
         args += [
             "--upstream", UPSTREAM,

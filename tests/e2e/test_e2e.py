@@ -13,6 +13,8 @@ import requests
 from PIL import Image, ImageStat
 from qcloud_cos.cos_exception import CosServiceError
 
+from e2e.server import KEY, SECRET
+from e2e.sigs import signed
 from helpers import IMAGES
 
 PHOTO = IMAGES / "photos" / "autumn-2560x1600.jpg"
@@ -183,11 +185,11 @@ def test_rule_writing_to_another_bucket(cos, s3, bucket):
 
 def test_forward_proxy_form(server, s3, bucket):
     key = f"fwd/{uid()}.txt"
-    r = requests.put(
+    r = signed(
+        "PUT",
         f"http://{bucket}.cos.ap-beijing.myqcloud.com/{key}",
         data=b"via proxy",
         proxies={"http": server.endpoint},
-        timeout=30,
     )
     assert r.status_code == 200, r.text
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"via proxy"
@@ -195,7 +197,7 @@ def test_forward_proxy_form(server, s3, bucket):
 
 def put_raw(server, bucket, key, header, body, **kw):
     headers = {} if header is None else {"Pic-Operations": header}
-    return requests.put(f"{server.endpoint}/{bucket}/{key}", data=body, headers=headers, timeout=120, **kw)
+    return signed("PUT", f"{server.endpoint}/{bucket}/{key}", headers=headers, data=body, **kw)
 
 
 def rules(*pairs):
@@ -271,7 +273,7 @@ def test_ignore_error_stores_the_input(cos, s3, bucket):
 
 
 def aws(server, *args):
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="picops-test", AWS_SECRET_ACCESS_KEY="picops-test-secret",
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
                AWS_DEFAULT_REGION=os.environ.get("PICOPS_E2E_REGION", "us-east-1"))
     p = subprocess.run(["aws", "--endpoint-url", server.endpoint, *args], capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stderr
@@ -302,7 +304,7 @@ def test_memory_budget_answers_slowdown(tmp_path, s3, bucket):
     srv = start_server(tmp_path, ["--memory-budget", str(8 << 20), "--admission-wait-ms", "300"])
     try:
         if not os.environ.get("PICOPS_E2E_UPSTREAM"):
-            requests.put(f"{srv.endpoint}/{bucket}", timeout=30)  # the embedded store is per server
+            signed("PUT", f"{srv.endpoint}/{bucket}")  # the embedded store is per server
         header = rules(("t.jpg", "imageMogr2/thumbnail/50x"))
         release = threading.Event()
 
@@ -322,7 +324,7 @@ def test_memory_budget_answers_slowdown(tmp_path, s3, bucket):
         assert r.status_code == 503, r.text
         assert r.headers["Retry-After"] == "1"
         assert ET.fromstring(r.content).findtext("Code") == "SlowDown"
-        assert requests.head(f"{srv.endpoint}/{bucket}/{key}", timeout=30).status_code == 404
+        assert signed("HEAD", f"{srv.endpoint}/{bucket}/{key}").status_code == 404
         release.set()
         t.join(60)
         assert first["r"].status_code == 200, first["r"].text

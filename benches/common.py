@@ -14,8 +14,12 @@ os.environ.setdefault(
 )
 
 
-def client(endpoint, key="bench", secret="bench"):
+def client(endpoint, key=None, secret=None):
+    """A boto3 client; by default with the credentials the e2e server helper configures."""
     import boto3
+    from e2e.server import KEY, SECRET
+
+    key, secret = key or KEY, secret or SECRET
     from botocore.config import Config
 
     return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,

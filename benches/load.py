@@ -23,6 +23,7 @@ import requests  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from e2e.server import start_server  # noqa: E402
+from e2e.sigs import signed  # noqa: E402
 from helpers import IMAGES  # noqa: E402
 
 PHOTO = (IMAGES / "photos" / "safelanding-5120x2880.jpg").read_bytes()
@@ -108,15 +109,15 @@ def main():
     try:
         for c in CONCURRENCY:
             def picops_put():
-                r = session.put(f"{srv.endpoint}/{bucket}/p/{uuid.uuid4().hex}.jpg", data=PHOTO,
-                                headers={"Pic-Operations": HEADER}, timeout=120)
+                r = signed("PUT", f"{srv.endpoint}/{bucket}/p/{uuid.uuid4().hex}.jpg", data=PHOTO,
+                           headers={"Pic-Operations": HEADER}, session=session)
                 if r.status_code != 200:
                     raise RuntimeError(r.text)
 
             def upload_only():
                 base = f"u/{uuid.uuid4().hex}"
                 for i, body in enumerate([PHOTO, *small]):
-                    r = session.put(f"{srv.endpoint}/{bucket}/{base}/{i}", data=body, timeout=120)
+                    r = signed("PUT", f"{srv.endpoint}/{bucket}/{base}/{i}", data=body, session=session)
                     if r.status_code != 200:
                         raise RuntimeError(r.text)
 

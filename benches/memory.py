@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from common import write_section
 
 import numpy as np  # noqa: E402
-import requests  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from e2e.server import start_server  # noqa: E402
+from e2e.sigs import signed  # noqa: E402
 
 UPLOADS = int(os.environ.get("MEM_UPLOADS", "64"))
 
@@ -44,12 +44,12 @@ def main():
     srv = start_server(pathlib.Path(tempfile.mkdtemp()), ["--max-body", str(32 << 20)])
     try:
         bucket = f"mem-{uuid.uuid4().hex[:8]}"
-        requests.put(f"{srv.endpoint}/{bucket}", timeout=30)
+        signed("PUT", f"{srv.endpoint}/{bucket}")
         header = json.dumps({"rules": [{"fileid": "t.jpg", "rule": "imageMogr2/thumbnail/1000x"},
                                        {"fileid": "w.webp", "rule": "imageMogr2/thumbnail/400x/format/webp"}]})
 
         def one(i):
-            r = requests.put(f"{srv.endpoint}/{bucket}/m/{i}.jpg", data=body, headers={"Pic-Operations": header}, timeout=300)
+            r = signed("PUT", f"{srv.endpoint}/{bucket}/m/{i}.jpg", data=body, headers={"Pic-Operations": header}, timeout=300)
             return r.status_code
 
         with ThreadPoolExecutor(UPLOADS) as pool:

@@ -31,7 +31,7 @@ def main():
         bucket = f"pass-{uuid.uuid4().hex[:8]}"
         direct.create_bucket(Bucket=bucket)
         direct.put_object(Bucket=bucket, Key="one", Body=BODY)
-        for name, c in (("direct to Garage", direct), ("through picops", client(srv.endpoint, key, secret))):
+        for name, c in (("direct to Garage", direct), ("through picops", client(srv.endpoint))):
             rows.append((name, "GET 1 MB", *run(CONCURRENCY, lambda: c.get_object(Bucket=bucket, Key="one")["Body"].read())))
             rows.append((name, "PUT 1 MB", *run(CONCURRENCY, lambda: c.put_object(Bucket=bucket, Key=f"k/{uuid.uuid4().hex}", Body=BODY))))
     finally:

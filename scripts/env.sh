@@ -44,3 +44,16 @@ need_python_tools() {
     python3 -m pip install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
   fi
 }
+
+# The Node.js SDKs of the compatibility suite, installed once per lock file outside the clone.
+need_node_modules() {
+  need_apt node nodejs npm npm
+  local dir="$CACHE/node"
+  mkdir -p "$dir"
+  if ! cmp -s "$ROOT/tests/node/package-lock.json" "$dir/package-lock.json" || [ ! -d "$dir/node_modules" ]; then
+    log "installing the Node.js SDKs (npm ci)"
+    cp "$ROOT/tests/node/package.json" "$ROOT/tests/node/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  export NODE_PATH="$dir/node_modules"
+}

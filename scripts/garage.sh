@@ -52,6 +52,12 @@ TOML
   PICOPS_E2E_ACCESS_KEY=$(echo "$key_out" | awk '/Key ID/ {print $NF}')
   PICOPS_E2E_SECRET_KEY=$(echo "$key_out" | awk '/Secret key/ {print $NF}')
   export PICOPS_E2E_ACCESS_KEY PICOPS_E2E_SECRET_KEY
+  # A key Garage knows but that may use no bucket: proves picops signs as the caller when
+  # told to (the upstream's own policy then refuses it).
+  key_out=$("${g[@]}" key create picops-e2e-outsider)
+  PICOPS_E2E_OUTSIDER_KEY=$(echo "$key_out" | awk '/Key ID/ {print $NF}')
+  PICOPS_E2E_OUTSIDER_SECRET=$(echo "$key_out" | awk '/Secret key/ {print $NF}')
+  export PICOPS_E2E_OUTSIDER_KEY PICOPS_E2E_OUTSIDER_SECRET
   log "Garage $("$GARAGE_BIN" --version | head -1) listening on $PICOPS_E2E_UPSTREAM"
 }
 

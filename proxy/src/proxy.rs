@@ -119,16 +119,26 @@ const DROPPED: &[&str] = &[
     "proxy-authorization",
 ];
 
+/// Extra headers of an answer picops writes itself.
+#[derive(Default)]
+struct Extra {
+    retry_after: Option<u32>,
+    etag: Option<String>,
+}
+
 async fn answer(
     session: &mut Session,
     status: u16,
     body: String,
     request_id: &str,
-    retry_after: Option<u32>,
+    extra: Extra,
 ) -> PResult<()> {
-    let mut resp = ResponseHeader::build(status, Some(5))?;
-    if let Some(secs) = retry_after {
+    let mut resp = ResponseHeader::build(status, Some(6))?;
+    if let Some(secs) = extra.retry_after {
         resp.insert_header("Retry-After", secs.to_string())?;
+    }
+    if let Some(etag) = extra.etag {
+        resp.insert_header("ETag", etag)?;
     }
     resp.insert_header("Content-Type", "application/xml")?;
     resp.insert_header("Content-Length", body.len().to_string())?;
@@ -154,7 +164,10 @@ async fn answer_error(
         e.status(),
         e.to_xml(resource, request_id),
         request_id,
-        e.retry_after(),
+        Extra {
+            retry_after: e.retry_after(),
+            ..Extra::default()
+        },
     )
     .await
 }
@@ -254,7 +267,11 @@ impl ProxyHttp for Picops {
             match upload::handle(&self.state, session, &route, call.clone(), &identity).await {
                 Ok(a) => {
                     tracing::info!(request_id = %ctx.request_id, ?call, key = %route.key, ms = started.elapsed().as_millis() as u64, "processed");
-                    answer(session, 200, a.xml, &ctx.request_id, None).await?
+                    let extra = Extra {
+                        etag: a.etag,
+                        ..Extra::default()
+                    };
+                    answer(session, 200, a.xml, &ctx.request_id, extra).await?
                 }
                 Err(e) => answer_error(session, &e, &resource, &ctx.request_id).await?,
             }

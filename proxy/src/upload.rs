@@ -95,6 +95,9 @@ pub enum Call {
 /// A successful answer: status and XML body.
 pub struct Answer {
     pub xml: String,
+    /// The stored original's ETag, sent as the `ETag` header of a PUT's answer (S3 SDKs read
+    /// it there).
+    pub etag: Option<String>,
 }
 
 const MAX_COMPLETE_BODY: u64 = 1024 * 1024;
@@ -165,6 +168,7 @@ pub async fn handle(
                 write_results(upstream, route, &bucket, &ops, processed, Some(etag), None).await?;
             Ok(Answer {
                 xml: xml::upload_result(&original, &results),
+                etag: None,
             })
         }
         Call::CompleteMultipart { upload_id } => {
@@ -197,6 +201,7 @@ pub async fn handle(
                     .map_err(stored)?;
             Ok(Answer {
                 xml: xml::complete_result(&bucket, &original, &results),
+                etag: None,
             })
         }
     }
@@ -388,6 +393,7 @@ async fn put_flow(
     )
     .await?;
     Ok(Answer {
+        etag: Some(original.etag.clone()).filter(|e| !e.is_empty()),
         xml: xml::upload_result(&original, &results),
     })
 }

@@ -60,12 +60,12 @@ class Server:
         self.endpoint = f"http://127.0.0.1:{port}"
 
 
-def start_server(tmp, extra=()):
+def start_server(tmp, extra=(), credentials=CREDENTIALS):
     port = free_port()
     data = tmp / "data"
     log = tmp / "serve.log"
     creds = tmp / "credentials.toml"
-    creds.write_text(CREDENTIALS)
+    creds.write_text(credentials)
     args = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data),
             "--credentials-file", str(creds), "--public-read", PUBLIC_BUCKET, *extra]
     if UPSTREAM:

@@ -37,13 +37,13 @@ def sigv4_headers(method, url, headers=None, body=b"", key=KEY, secret=SECRET, p
     return dict(req.headers.items())
 
 
-def signed(method, url, headers=None, data=b"", key=KEY, secret=SECRET, payload=None, **kw):
-    """Send a SigV4-signed request with requests."""
+def signed(method, url, headers=None, data=b"", key=KEY, secret=SECRET, payload=None, session=None, **kw):
+    """Send a SigV4-signed request with requests (through `session` when given)."""
     if not isinstance(data, bytes) and payload is None:
         payload = UNSIGNED
     h = sigv4_headers(method, url, headers, data, key, secret, payload)
     kw.setdefault("timeout", 120)
-    return requests.request(method, url, headers=h, data=data, **kw)
+    return (session or requests).request(method, url, headers=h, data=data, **kw)
 
 
 def _hmac(k, m):

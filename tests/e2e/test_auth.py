@@ -1,6 +1,7 @@
 """Authentication (PROTOCOL §4): real SDKs sign, picops verifies and re-signs for the
 upstream; every forged or stale request is answered 403 with COS XML and writes nothing."""
 import io
+import os
 import json
 import time
 import uuid
@@ -294,3 +295,50 @@ def test_bucket_restrictions(server, s3, bucket):
     # Its own bucket, with processing, works.
     r = signed("PUT", url, headers={"Pic-Operations": RULE}, data=JPEG, key=LIMITED_KEY, secret=LIMITED_SECRET)
     assert r.status_code == 200, r.text
+
+
+def test_sign_upstream_as_caller(tmp_path, s3, bucket):
+    """With `--sign-upstream-as caller`, picops signs upstream requests with the caller's own
+    key, so the upstream's policies apply: against Garage, a key Garage knows but that has no
+    access to the bucket is refused by Garage itself, while the same request through a
+    service-key picops is allowed."""
+    from e2e.server import CREDENTIALS, start_server
+
+    outsider = os.environ.get("PICOPS_E2E_OUTSIDER_KEY")
+    extra = ""
+    if outsider:
+        extra = f"""
+[[credentials]]
+access_key = "{os.environ['PICOPS_E2E_ACCESS_KEY']}"
+secret_key = "{os.environ['PICOPS_E2E_SECRET_KEY']}"
+
+[[credentials]]
+access_key = "{outsider}"
+secret_key = "{os.environ['PICOPS_E2E_OUTSIDER_SECRET']}"
+"""
+    srv = start_server(tmp_path, ["--sign-upstream-as", "caller"], credentials=CREDENTIALS + extra)
+    try:
+        if outsider:
+            me = (os.environ["PICOPS_E2E_ACCESS_KEY"], os.environ["PICOPS_E2E_SECRET_KEY"])
+        else:
+            me = (KEY, SECRET)
+            signed("PUT", f"{srv.endpoint}/{bucket}", key=me[0], secret=me[1])  # per-server store
+        key = f"caller/{uid()}/a.jpg"
+        r = signed("PUT", f"{srv.endpoint}/{bucket}/{key}", headers={"Pic-Operations": RULE}, data=JPEG,
+                   key=me[0], secret=me[1])
+        assert r.status_code == 200, r.text
+        if outsider:
+            assert s3.head_object(Bucket=bucket, Key=key.rsplit("/", 1)[0] + "/t.jpg")["ContentLength"] > 0
+            before = listing(s3, bucket)
+            sec = os.environ["PICOPS_E2E_OUTSIDER_SECRET"]
+            for headers in ({}, {"Pic-Operations": RULE}):
+                r = signed("PUT", f"{srv.endpoint}/{bucket}/caller/{uid()}/b.jpg", headers=headers, data=JPEG,
+                           key=outsider, secret=sec)
+                # Garage scopes bucket names per key, so it answers NoSuchBucket rather than
+                # AccessDenied; either way the refusal is the upstream's, for the caller's key.
+                assert r.status_code in (403, 404), r.text
+                assert ET.fromstring(r.content).findtext("Code") in ("AccessDenied", "NoSuchBucket")
+            assert listing(s3, bucket) == before
+    finally:
+        srv.proc.terminate()
+        srv.proc.wait(timeout=30)

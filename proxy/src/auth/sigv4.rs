@@ -104,7 +104,11 @@ pub fn verify_header(
     let payload = req
         .header("x-amz-content-sha256")
         .ok_or_else(|| {
-            ApiError::InvalidArgument("SigV4: x-amz-content-sha256 header missing".into())
+            ApiError::InvalidArgument(
+                "SigV4: the x-amz-content-sha256 header is missing; S3 requires it (with curl \
+                 --aws-sigv4, add -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD')"
+                    .into(),
+            )
         })?
         .to_string();
     let signed = Signed {

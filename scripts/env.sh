@@ -39,7 +39,7 @@ need_build_tools() {
 # Python clients and independent decoders used by the test suites.
 need_python_tools() {
   need_apt vipsthumbnail libvips-tools identify imagemagick
-  if ! python3 -c 'import PIL, numpy, boto3, qcloud_cos, pytest, requests, awscli' 2>/dev/null; then
+  if ! python3 -c 'import PIL, numpy, boto3, qcloud_cos, pytest, requests, awscli, kubernetes_validate' 2>/dev/null; then
     log "installing Python test dependencies (pip)"
     python3 -m pip install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
   fi

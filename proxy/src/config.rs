@@ -67,6 +67,26 @@ pub struct ServeArgs {
     /// Sign upstream requests with the `service` key (default) or each `caller`'s own key.
     #[arg(long, env = "PICOPS_SIGN_UPSTREAM_AS")]
     pub sign_upstream_as: Option<SignAs>,
+    /// Address of the operations listener: /metrics, /healthz, /readyz (default
+    /// 127.0.0.1:9090; `off` disables it).
+    #[arg(long, env = "PICOPS_OPS_LISTEN")]
+    pub ops_listen: Option<String>,
+    /// Log format: `text` (default) or `json`.
+    #[arg(long, env = "PICOPS_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// On SIGTERM: stop accepting at once, let in-flight requests finish for up to this many
+    /// seconds, then exit (default 30).
+    #[arg(long, env = "PICOPS_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    /// One JSON object per line, with the request id of the request it concerns.
+    Json,
 }
 
 /// Whose keys sign the requests picops sends upstream.
@@ -110,6 +130,9 @@ struct AuthFile {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<SocketAddr>,
+    ops_listen: Option<String>,
+    log_format: Option<LogFormat>,
+    shutdown_grace_secs: Option<u64>,
     data_dir: Option<PathBuf>,
     workers: Option<usize>,
     #[serde(default)]
@@ -179,6 +202,10 @@ pub struct Config {
     pub public_read: Vec<String>,
     pub max_skew: std::time::Duration,
     pub sign_upstream_as: SignAs,
+    /// `None`: no operations listener.
+    pub ops_listen: Option<SocketAddr>,
+    pub log_format: LogFormat,
+    pub shutdown_grace: std::time::Duration,
 }
 
 pub const DEFAULT_MAX_BODY: u64 = 20 * 1024 * 1024;
@@ -285,9 +312,29 @@ impl Config {
         if generated_credentials {
             credentials.push(generate_credential());
         }
+        let ops_listen = match args
+            .ops_listen
+            .clone()
+            .or(file.ops_listen)
+            .as_deref()
+            .unwrap_or("127.0.0.1:9090")
+        {
+            "off" | "" => None,
+            addr => Some(
+                addr.parse::<SocketAddr>()
+                    .map_err(|e| format!("ops_listen {addr:?}: {e}"))?,
+            ),
+        };
         let mut public_read = args.public_read.clone();
         public_read.extend(file.auth.public_read);
         Ok(Config {
+            ops_listen,
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            shutdown_grace: std::time::Duration::from_secs(
+                args.shutdown_grace_secs
+                    .or(file.shutdown_grace_secs)
+                    .unwrap_or(30),
+            ),
             credentials,
             generated_credentials,
             public_read,

@@ -5,7 +5,9 @@ mod cli;
 mod config;
 mod embedded;
 mod error;
+mod metrics;
 mod offline;
+mod ops;
 mod pic_ops;
 mod proxy;
 mod route;
@@ -33,14 +35,63 @@ fn main() {
     }
 }
 
+fn init_logs(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PICOPS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        config::LogFormat::Text => builder.init(),
+        // The current span carries the request id (`span.request_id`).
+        config::LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+/// pingora closes the listeners on SIGTERM and then waits out the whole grace period; this
+/// ends the process as soon as no request is in flight any more, so an idle picops stops at
+/// once and a busy one finishes its uploads first.
+fn exit_when_drained() -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("drain-watch".into())
+        .spawn(|| {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "drain watcher not started");
+                    return;
+                }
+            };
+            runtime.block_on(async {
+                use tokio::signal::unix::{signal, SignalKind};
+                let Ok(mut term) = signal(SignalKind::terminate()) else {
+                    tracing::warn!("drain watcher: cannot listen for SIGTERM");
+                    return;
+                };
+                term.recv().await;
+                loop {
+                    let busy = metrics::METRICS.in_flight.get();
+                    if busy <= 0 {
+                        tracing::info!("SIGTERM: no request in flight, exiting");
+                        std::process::exit(0);
+                    }
+                    tracing::info!(in_flight = busy, "SIGTERM: waiting for requests in flight");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            });
+        })
+        .map(|_| ())
+        .map_err(|e| format!("drain watcher: {e}"))
+}
+
 fn serve(args: &config::ServeArgs) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PICOPS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let config = config::Config::load(args)?;
+    init_logs(config.log_format);
     let callers_for_store: &[auth::Credential] =
         if config.sign_upstream_as == config::SignAs::Caller {
             &config.credentials
@@ -74,6 +125,7 @@ fn serve(args: &config::ServeArgs) -> Result<(), String> {
         keyring,
         upstream::Upstreams::new(&upstream, &callers),
     ));
+    let readiness_client = state.upstreams.service().shared_client();
     let proxy = proxy::Picops {
         state,
         routing: route::Routing {
@@ -84,8 +136,8 @@ fn serve(args: &config::ServeArgs) -> Result<(), String> {
 
     let conf = ServerConf {
         threads: config.workers,
-        grace_period_seconds: Some(0),
-        graceful_shutdown_timeout_seconds: Some(30),
+        grace_period_seconds: Some(config.shutdown_grace.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
@@ -93,7 +145,18 @@ fn serve(args: &config::ServeArgs) -> Result<(), String> {
     let mut service = pingora::proxy::http_proxy_service(&server.configuration, proxy);
     service.add_tcp(&config.listen.to_string());
     server.add_service(service);
-    tracing::info!(listen = %config.listen, upstream = %upstream.endpoint, embedded = config.upstream.is_none(), "picops serving");
+    if let Some(ops_listen) = config.ops_listen {
+        let mut ops = pingora::services::listening::Service::new(
+            "picops ops".into(),
+            pingora::apps::http_app::HttpServer::new_app(ops::Ops {
+                upstream: readiness_client,
+            }),
+        );
+        ops.add_tcp(&ops_listen.to_string());
+        server.add_service(ops);
+    }
+    exit_when_drained()?;
+    tracing::info!(listen = %config.listen, ops_listen = ?config.ops_listen, upstream = %upstream.endpoint, embedded = config.upstream.is_none(), "picops serving");
     println!(
         "picops listening on http://{} (upstream {})",
         config.listen, upstream.endpoint

@@ -11,9 +11,11 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error as PError, ErrorType, Result as PResult};
+use tracing::Instrument;
 
 use crate::auth::{self, AwsChunked, BodyCheck, Identity};
 use crate::error::ApiError;
+use crate::metrics::{InFlight, METRICS};
 use crate::route::{self, upstream_path, Route, Routing};
 use crate::sign::Payload;
 use crate::upload::{self, Call, State};
@@ -26,6 +28,9 @@ pub struct Picops {
 #[derive(Default)]
 pub struct Ctx {
     pub request_id: String,
+    /// The S3/COS operation, for metrics.
+    operation: &'static str,
+    _in_flight: Option<InFlight>,
     route: Option<Route>,
     identity: Option<Identity>,
     /// Checks the passthrough body against the signature while it streams.
@@ -103,6 +108,33 @@ fn classify(method: &Method, route: &Route, has_pic_ops: bool) -> Option<Call> {
     None
 }
 
+/// The operation a request is, for the `operation` label of `picops_requests_total`.
+fn operation(method: &Method, route: &Route, call: Option<&Call>) -> &'static str {
+    match call {
+        Some(Call::Put) => return "PicPutObject",
+        Some(Call::ImageProcess) => return "PicImageProcess",
+        Some(Call::CompleteMultipart { .. }) => return "PicCompleteMultipartUpload",
+        None => {}
+    }
+    let object = !route.key.is_empty();
+    match (method.as_str(), route.bucket.is_some(), object) {
+        (_, false, _) => "ListBuckets",
+        ("GET", true, true) => "GetObject",
+        ("HEAD", true, true) => "HeadObject",
+        ("PUT", true, true) if route.has_param("partNumber") => "UploadPart",
+        ("PUT", true, true) => "PutObject",
+        ("DELETE", true, true) => "DeleteObject",
+        ("POST", true, true) if route.has_param("uploads") => "CreateMultipartUpload",
+        ("POST", true, true) if route.has_param("uploadId") => "CompleteMultipartUpload",
+        ("GET", true, false) => "ListObjects",
+        ("HEAD", true, false) => "HeadBucket",
+        ("PUT", true, false) => "CreateBucket",
+        ("DELETE", true, false) => "DeleteBucket",
+        ("POST", true, false) if route.has_param("delete") => "DeleteObjects",
+        _ => "Other",
+    }
+}
+
 pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -142,6 +174,7 @@ async fn answer(
     }
     resp.insert_header("Content-Type", "application/xml")?;
     resp.insert_header("Content-Length", body.len().to_string())?;
+    METRICS.bytes_out.inc_by(body.len() as u64);
     resp.insert_header("x-cos-request-id", request_id)?;
     session.write_response_header(Box::new(resp), false).await?;
     session
@@ -210,6 +243,8 @@ impl ProxyHttp for Picops {
     fn new_ctx(&self) -> Ctx {
         Ctx {
             request_id: new_request_id(),
+            operation: "Unknown",
+            _in_flight: Some(InFlight::start()),
             ..Ctx::default()
         }
     }
@@ -239,6 +274,9 @@ impl ProxyHttp for Picops {
                 return Ok(true);
             }
         };
+        let has_pic_ops = req.headers.contains_key("pic-operations");
+        let call = classify(&method, &route, has_pic_ops);
+        ctx.operation = operation(&method, &route, call.as_ref());
         let keyring = &self.state.keyring;
         let verified = keyring
             .authenticate(
@@ -260,11 +298,16 @@ impl ProxyHttp for Picops {
                 return Ok(true);
             }
         };
-        let has_pic_ops = req.headers.contains_key("pic-operations");
-        if let Some(call) = classify(&method, &route, has_pic_ops) {
+        if let Some(call) = call {
             let resource = format!("/{}", route.key);
             let started = std::time::Instant::now();
-            match upload::handle(&self.state, session, &route, call.clone(), &identity).await {
+            // Every line logged while processing (ours and the upstream client's) carries the
+            // request id.
+            let span = tracing::info_span!("request", request_id = %ctx.request_id);
+            let handled = upload::handle(&self.state, session, &route, call.clone(), &identity)
+                .instrument(span)
+                .await;
+            match handled {
                 Ok(a) => {
                     tracing::info!(request_id = %ctx.request_id, ?call, key = %route.key, ms = started.elapsed().as_millis() as u64, "processed");
                     let extra = Extra {
@@ -309,6 +352,9 @@ impl ProxyHttp for Picops {
         end_of_stream: bool,
         ctx: &mut Ctx,
     ) -> PResult<()> {
+        if let Some(b) = body.as_ref() {
+            METRICS.bytes_in.inc_by(b.len() as u64);
+        }
         let Some(guard) = ctx.guard.as_mut() else {
             return Ok(());
         };
@@ -339,11 +385,14 @@ impl ProxyHttp for Picops {
                 ApiError::InvalidArgument(format!("bad request: {e}"))
             }
             _ => match e.esource() {
-                pingora::ErrorSource::Upstream => ApiError::Upstream {
-                    status: 502,
-                    code: "BadGateway".into(),
-                    message: format!("the upstream store could not be reached: {e}"),
-                },
+                pingora::ErrorSource::Upstream => {
+                    METRICS.upstream_error("unreachable");
+                    ApiError::Upstream {
+                        status: 502,
+                        code: "BadGateway".into(),
+                        message: format!("the upstream store could not be reached: {e}"),
+                    }
+                }
                 pingora::ErrorSource::Downstream => {
                     ApiError::InvalidArgument(format!("reading the request: {e}"))
                 }
@@ -511,7 +560,23 @@ impl ProxyHttp for Picops {
             upstream_response.append_header(cos_case(&name), value)?;
         }
         upstream_response.insert_header("x-cos-request-id", ctx.request_id.as_str())?;
+        if upstream_response.status.is_server_error() {
+            METRICS.upstream_error("status_5xx");
+        }
         Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        _ctx: &mut Ctx,
+    ) -> PResult<Option<std::time::Duration>> {
+        if let Some(b) = body.as_ref() {
+            METRICS.bytes_out.inc_by(b.len() as u64);
+        }
+        Ok(None)
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&PError>, ctx: &mut Ctx) {
@@ -519,9 +584,14 @@ impl ProxyHttp for Picops {
             .response_written()
             .map(|r| r.status.as_u16())
             .unwrap_or(0);
+        METRICS
+            .requests
+            .with_label_values(&[ctx.operation, &status.to_string()])
+            .inc();
         let req = session.req_header();
         tracing::info!(
             request_id = %ctx.request_id,
+            operation = ctx.operation,
             method = %req.method,
             uri = %req.uri,
             status,

@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use crate::auth::{AwsChunked, BodyCheck, Identity, Keyring};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::metrics::{Buffered, METRICS};
 use crate::pic_ops::{self, PicOperations};
 use crate::route::{validate_key, Route};
 use crate::upstream::{UpstreamClient, Upstreams};
@@ -137,7 +138,8 @@ pub async fn handle(
             let declared = declared_within(session, max_body)?;
             let mut budget = Budget(None);
             budget.grow_to(state, declared.unwrap_or(max_body)).await?;
-            let body = read_body(session, max_body, &identity.body).await?;
+            let mut held = Buffered::default();
+            let body = read_body(session, max_body, &identity.body, &mut held).await?;
             let content_type = header_str(session, "content-type")?;
             let plan = plan_for(&body, &ops, state)?;
             budget
@@ -172,7 +174,13 @@ pub async fn handle(
             })
         }
         Call::CompleteMultipart { upload_id } => {
-            let body = read_body(session, MAX_COMPLETE_BODY, &identity.body).await?;
+            let body = read_body(
+                session,
+                MAX_COMPLETE_BODY,
+                &identity.body,
+                &mut Buffered::default(),
+            )
+            .await?;
             let parts = xml::parse_complete_parts(&body).map_err(|e| {
                 ApiError::InvalidArgument(format!("CompleteMultipartUpload body: {e}"))
             })?;
@@ -248,7 +256,12 @@ fn declared_length(session: &Session) -> Result<Option<u64>, ApiError> {
 /// Read the request body, refusing from Content-Length when it is over `cap`, and stopping
 /// as soon as the bytes read cross it otherwise; aws-chunked framing is removed and what the
 /// signature says of the body (a SHA-256, chunk signatures) is checked.
-async fn read_body(session: &mut Session, cap: u64, check: &BodyCheck) -> Result<Bytes, ApiError> {
+async fn read_body(
+    session: &mut Session,
+    cap: u64,
+    check: &BodyCheck,
+    held: &mut Buffered,
+) -> Result<Bytes, ApiError> {
     let declared = declared_within(session, cap)?;
     let chunked = header_str(session, "content-encoding")?
         .is_some_and(|v| v.contains("aws-chunked"))
@@ -273,10 +286,13 @@ async fn read_body(session: &mut Session, cap: u64, check: &BodyCheck) -> Result
             .await
             .map_err(|e| ApiError::InvalidArgument(format!("reading the request body: {e}")))?;
         let Some(piece) = piece else { break };
+        METRICS.bytes_in.inc_by(piece.len() as u64);
+        let before = buf.len();
         match &mut decoder {
             Some(d) => buf.extend_from_slice(&d.push(&piece)?),
             None => buf.extend_from_slice(&piece),
         }
+        held.add(buf.len() - before);
         if buf.len() as u64 > cap {
             return Err(too_large(cap));
         }
@@ -334,7 +350,13 @@ async fn process_within(
     let decoded = {
         let data = data.clone();
         blocking(state, move || {
-            picops_processor::decode_planned(&data, plan, &limits).map_err(ApiError::from)
+            let started = Instant::now();
+            let decoded = picops_processor::decode_planned(&data, plan, &limits);
+            METRICS
+                .processing_seconds
+                .with_label_values(&["decode"])
+                .observe(started.elapsed().as_secs_f64());
+            decoded.map_err(ApiError::from)
         })
         .await?
     };
@@ -342,8 +364,13 @@ async fn process_within(
     let jobs = (0..rules.len()).map(|i| {
         let (data, rules, decoded) = (data.clone(), rules.clone(), decoded.clone());
         blocking(state, move || {
-            picops_processor::apply(&decoded, &rules[i], &data, &limits, Some(deadline))
-                .map_err(|e| ApiError::from(e).context(&format!("rule {}", i + 1)))
+            let started = Instant::now();
+            let out = picops_processor::apply(&decoded, &rules[i], &data, &limits, Some(deadline));
+            METRICS
+                .processing_seconds
+                .with_label_values(&[&rules[i].processor_names()])
+                .observe(started.elapsed().as_secs_f64());
+            out.map_err(|e| ApiError::from(e).context(&format!("rule {}", i + 1)))
         })
     });
     let outputs = futures_util::future::try_join_all(jobs).await?;

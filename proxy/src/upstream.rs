@@ -13,10 +13,12 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::auth::Identity;
 use crate::config::Upstream;
 use crate::error::ApiError;
+use crate::metrics::METRICS;
 use crate::sign::Signer;
 
 #[derive(Clone)]
@@ -30,6 +32,17 @@ fn map_err<E: ProvideErrorMetadata + std::fmt::Debug>(
     what: &str,
     e: SdkError<E, HttpResponse>,
 ) -> ApiError {
+    // A 4xx is the caller's problem (missing key, refused), not an upstream failure.
+    let kind = match &e {
+        SdkError::ServiceError(s) if s.raw().status().as_u16() < 500 => None,
+        SdkError::ServiceError(_) => Some("status_5xx"),
+        SdkError::TimeoutError(_) => Some("timeout"),
+        SdkError::DispatchFailure(_) => Some("unreachable"),
+        _ => Some("other"),
+    };
+    if let Some(kind) = kind {
+        METRICS.upstream_error(kind);
+    }
     match &e {
         SdkError::ServiceError(s) => {
             let status = s.raw().status().as_u16();
@@ -132,6 +145,15 @@ impl UpstreamClient {
         Ok((data.into_bytes(), etag))
     }
 
+    /// Whether the upstream answers at all (any S3 answer, even an error, means it is up).
+    pub async fn ping(&self, within: std::time::Duration) -> Result<(), String> {
+        match tokio::time::timeout(within, self.client.list_buckets().send()).await {
+            Err(_) => Err(format!("no answer within {within:?}")),
+            Ok(Ok(_)) | Ok(Err(SdkError::ServiceError(_))) => Ok(()),
+            Ok(Err(e)) => Err(format!("{e}")),
+        }
+    }
+
     pub async fn exists(&self, bucket: &str, key: &str) -> Result<bool, ApiError> {
         match self
             .client
@@ -190,7 +212,7 @@ impl UpstreamClient {
 
 /// The client and signer picops uses for one upstream identity.
 pub struct UpstreamSide {
-    client: UpstreamClient,
+    client: Arc<UpstreamClient>,
     signer: Signer,
     /// `host:port` of the upstream.
     authority: String,
@@ -199,7 +221,7 @@ pub struct UpstreamSide {
 impl UpstreamSide {
     pub fn new(u: &Upstream) -> UpstreamSide {
         UpstreamSide {
-            client: UpstreamClient::new(u),
+            client: Arc::new(UpstreamClient::new(u)),
             signer: Signer::new(u),
             authority: u
                 .endpoint
@@ -213,6 +235,10 @@ impl UpstreamSide {
 
     pub fn client(&self) -> &UpstreamClient {
         &self.client
+    }
+
+    pub fn shared_client(&self) -> Arc<UpstreamClient> {
+        self.client.clone()
     }
 
     pub fn signer(&self) -> &Signer {
@@ -242,6 +268,10 @@ impl Upstreams {
                 .map(|(k, u)| (k.clone(), UpstreamSide::new(u)))
                 .collect(),
         }
+    }
+
+    pub fn service(&self) -> &UpstreamSide {
+        &self.service
     }
 
     pub fn for_identity(&self, identity: &Identity) -> &UpstreamSide {

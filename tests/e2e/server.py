@@ -53,22 +53,26 @@ def wait_listening(port, proc, log, timeout=30):
 
 
 class Server:
-    def __init__(self, port, data_dir, proc):
+    def __init__(self, port, data_dir, proc, ops_port, log):
         self.port = port
         self.data_dir = data_dir
         self.proc = proc
         self.endpoint = f"http://127.0.0.1:{port}"
+        self.ops = f"http://127.0.0.1:{ops_port}"
+        self.log = log
 
 
 def start_server(tmp, extra=(), credentials=CREDENTIALS):
-    port = free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
+    port, ops_port = free_port(), free_port()
     data = tmp / "data"
     log = tmp / "serve.log"
     creds = tmp / "credentials.toml"
     creds.write_text(credentials)
     args = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data),
-            "--credentials-file", str(creds), "--public-read", PUBLIC_BUCKET, *extra]
-    if UPSTREAM:
+            "--credentials-file", str(creds), "--public-read", PUBLIC_BUCKET,
+            "--ops-listen", f"127.0.0.1:{ops_port}", *extra]
+    if UPSTREAM and "--upstream" not in extra:
         args += [
             "--upstream", UPSTREAM,
             "--upstream-region", os.environ.get("PICOPS_E2E_REGION", "garage"),
@@ -78,6 +82,7 @@ def start_server(tmp, extra=(), credentials=CREDENTIALS):
     logf = open(log, "w")
     proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
     wait_listening(port, proc, log)
-    return Server(port, data, proc)
+    wait_listening(ops_port, proc, log)
+    return Server(port, data, proc, ops_port, log)
 
 

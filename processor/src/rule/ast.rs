@@ -8,6 +8,21 @@ pub struct Rule {
     pub processors: Vec<Processor>,
 }
 
+impl Rule {
+    /// The processors' names joined by `|` (`imageMogr2`, `imageView2|imageMogr2`), for
+    /// metrics and logs.
+    pub fn processor_names(&self) -> String {
+        self.processors
+            .iter()
+            .map(|p| match p {
+                Processor::ImageMogr2(_) => "imageMogr2",
+                Processor::ImageView2(_) => "imageView2",
+            })
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Processor {
     /// `imageMogr2/...`: parameters applied in the order written.

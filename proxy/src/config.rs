@@ -9,6 +9,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::auth::Credential;
+use crate::timeouts::SlowClientLimits;
 
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
@@ -71,6 +72,9 @@ pub struct ServeArgs {
     /// 127.0.0.1:9090; `off` disables it).
     #[arg(long, env = "PICOPS_OPS_LISTEN")]
     pub ops_listen: Option<String>,
+    /// Processing requests per second per bucket (default 100; 0: unlimited).
+    #[arg(long, env = "PICOPS_RATE_LIMIT")]
+    pub rate_limit: Option<u32>,
     /// Log format: `text` (default) or `json`.
     #[arg(long, env = "PICOPS_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -170,6 +174,12 @@ struct LimitsFile {
     processing_timeout_secs: Option<u64>,
     memory_budget: Option<u64>,
     admission_wait_ms: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    header_timeout_secs: Option<u64>,
+    body_idle_timeout_secs: Option<u64>,
+    body_min_rate: Option<u64>,
+    body_grace_secs: Option<u64>,
+    rate_limit: Option<u32>,
 }
 
 /// Where upstream requests go and how they are signed.
@@ -206,6 +216,9 @@ pub struct Config {
     pub ops_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub shutdown_grace: std::time::Duration,
+    pub slow_clients: SlowClientLimits,
+    /// Processing requests per second per bucket (token bucket); 0 disables the limit.
+    pub rate_limit: u32,
 }
 
 pub const DEFAULT_MAX_BODY: u64 = 20 * 1024 * 1024;
@@ -327,7 +340,18 @@ impl Config {
         };
         let mut public_read = args.public_read.clone();
         public_read.extend(file.auth.public_read);
+        let secs =
+            |v: Option<u64>, default: u64| std::time::Duration::from_secs(v.unwrap_or(default));
+        let slow_clients = SlowClientLimits {
+            idle: secs(l.idle_timeout_secs, 60),
+            header: secs(l.header_timeout_secs, 10),
+            body_idle: secs(l.body_idle_timeout_secs, 30),
+            body_min_rate: l.body_min_rate.unwrap_or(4096),
+            body_grace: secs(l.body_grace_secs, 10),
+        };
         Ok(Config {
+            slow_clients,
+            rate_limit: args.rate_limit.or(l.rate_limit).unwrap_or(100),
             ops_listen,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             shutdown_grace: std::time::Duration::from_secs(

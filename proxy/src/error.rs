@@ -30,6 +30,9 @@ pub enum ApiError {
     RequestTimeTooSkewed(String),
     #[error("{0}")]
     InvalidAccessKeyId(String),
+    /// The client sent its header or body too slowly.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// Over the memory budget (or, later, a rate limit): retry after a moment.
     #[error("{0}")]
     SlowDown(String),
@@ -59,6 +62,7 @@ impl ApiError {
             ApiError::SignatureDoesNotMatch(_) => "SignatureDoesNotMatch",
             ApiError::RequestTimeTooSkewed(_) => "RequestTimeTooSkewed",
             ApiError::InvalidAccessKeyId(_) => "InvalidAccessKeyId",
+            ApiError::RequestTimeout(_) => "RequestTimeout",
             ApiError::SlowDown(_) => "SlowDown",
             ApiError::Internal(_) => "InternalError",
             ApiError::Upstream { code, .. } => code,
@@ -77,6 +81,7 @@ impl ApiError {
             | ApiError::SignatureDoesNotMatch(_)
             | ApiError::RequestTimeTooSkewed(_)
             | ApiError::InvalidAccessKeyId(_) => 403,
+            ApiError::RequestTimeout(_) => 408,
             ApiError::SlowDown(_) => 503,
             ApiError::Internal(_) => 500,
             ApiError::Upstream { status, .. } => *status,

@@ -10,8 +10,10 @@ mod offline;
 mod ops;
 mod pic_ops;
 mod proxy;
+mod rate_limit;
 mod route;
 mod sign;
+mod timeouts;
 mod upload;
 mod upstream;
 mod xml;
@@ -142,7 +144,15 @@ fn serve(args: &config::ServeArgs) -> Result<(), String> {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut service = pingora::proxy::http_proxy_service(&server.configuration, proxy);
+    let mut http = pingora::proxy::HttpProxy::new(proxy, server.configuration.clone());
+    http.handle_init_modules();
+    let mut service = pingora::services::listening::Service::new(
+        "picops".into(),
+        timeouts::HeaderDeadline {
+            inner: Arc::new(http),
+            limits: config.slow_clients,
+        },
+    );
     service.add_tcp(&config.listen.to_string());
     server.add_service(service);
     if let Some(ops_listen) = config.ops_listen {

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::metrics::{InFlight, METRICS};
 use crate::route::{self, upstream_path, Route, Routing};
 use crate::sign::Payload;
+use crate::timeouts::BodyRate;
 use crate::upload::{self, Call, State};
 
 pub struct Picops {
@@ -37,6 +38,8 @@ pub struct Ctx {
     guard: Option<BodyGuard>,
     /// Why a passthrough was stopped, answered by `fail_to_proxy`.
     failed: Option<ApiError>,
+    /// The passthrough body's rate, checked as it streams.
+    body_rate: Option<BodyRate>,
 }
 
 /// A streamed body is only as trustworthy as its last byte: each piece is released once
@@ -250,6 +253,10 @@ impl ProxyHttp for Picops {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> PResult<bool> {
+        let slow = self.state.config.slow_clients;
+        // Bounds each body read (pingora's default is 60 s); the rate is checked per piece.
+        session.set_read_timeout(Some(slow.body_idle));
+        ctx.body_rate = Some(BodyRate::new(slow));
         let req = session.req_header();
         let method = req.method.clone();
         let resource = req.uri.path().to_string();
@@ -354,6 +361,14 @@ impl ProxyHttp for Picops {
     ) -> PResult<()> {
         if let Some(b) = body.as_ref() {
             METRICS.bytes_in.inc_by(b.len() as u64);
+            if let Some(Err(e)) = ctx.body_rate.as_mut().map(|r| r.add(b.len())) {
+                let status = e.status();
+                ctx.failed = Some(e);
+                return Err(PError::explain(
+                    ErrorType::HTTPStatus(status),
+                    "request body too slow",
+                ));
+            }
         }
         let Some(guard) = ctx.guard.as_mut() else {
             return Ok(());

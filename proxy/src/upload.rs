@@ -24,7 +24,9 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::{Buffered, METRICS};
 use crate::pic_ops::{self, PicOperations};
+use crate::rate_limit::RateLimiter;
 use crate::route::{validate_key, Route};
+use crate::timeouts::{BodyRate, SlowClientLimits};
 use crate::upstream::{UpstreamClient, Upstreams};
 use crate::xml::{self, OriginalInfo, ProcessedObject};
 
@@ -38,11 +40,13 @@ pub struct State {
     pub workers: Arc<Semaphore>,
     /// The memory budget in KiB permits: bodies and pixels held by all requests together.
     pub memory: Arc<Semaphore>,
+    pub rate_limiter: RateLimiter,
 }
 
 impl State {
     pub fn new(config: Config, keyring: Keyring, upstreams: Upstreams) -> State {
         State {
+            rate_limiter: RateLimiter::new(config.rate_limit),
             keyring,
             workers: Arc::new(Semaphore::new(config.workers)),
             memory: Arc::new(Semaphore::new((config.memory_budget / 1024) as usize)),
@@ -125,6 +129,12 @@ pub async fn handle(
         ));
     }
     let ops = pic_ops::parse(&header, &bucket, &route.key)?;
+    if let Err(secs) = state.rate_limiter.admit(&bucket, Instant::now()) {
+        return Err(ApiError::SlowDown(format!(
+            "bucket {bucket} is over its rate of {} processing requests per second; retry in {secs} s",
+            state.config.rate_limit
+        )));
+    }
     for op in &ops.operations {
         identity.authorize(&state.keyring, Some(&op.bucket), &http::Method::PUT)?;
     }
@@ -139,7 +149,14 @@ pub async fn handle(
             let mut budget = Budget(None);
             budget.grow_to(state, declared.unwrap_or(max_body)).await?;
             let mut held = Buffered::default();
-            let body = read_body(session, max_body, &identity.body, &mut held).await?;
+            let body = read_body(
+                session,
+                max_body,
+                &identity.body,
+                &mut held,
+                state.config.slow_clients,
+            )
+            .await?;
             let content_type = header_str(session, "content-type")?;
             let plan = plan_for(&body, &ops, state)?;
             budget
@@ -179,6 +196,7 @@ pub async fn handle(
                 MAX_COMPLETE_BODY,
                 &identity.body,
                 &mut Buffered::default(),
+                state.config.slow_clients,
             )
             .await?;
             let parts = xml::parse_complete_parts(&body).map_err(|e| {
@@ -261,6 +279,7 @@ async fn read_body(
     cap: u64,
     check: &BodyCheck,
     held: &mut Buffered,
+    slow: SlowClientLimits,
 ) -> Result<Bytes, ApiError> {
     let declared = declared_within(session, cap)?;
     let chunked = header_str(session, "content-encoding")?
@@ -280,13 +299,20 @@ async fn read_body(
         })
     });
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(cap) as usize);
+    let mut rate = BodyRate::new(slow);
     loop {
-        let piece = session
-            .read_request_body()
+        let piece = tokio::time::timeout(slow.body_idle, session.read_request_body())
             .await
+            .map_err(|_| {
+                ApiError::RequestTimeout(format!(
+                    "no part of the request body arrived for {} s",
+                    slow.body_idle.as_secs()
+                ))
+            })?
             .map_err(|e| ApiError::InvalidArgument(format!("reading the request body: {e}")))?;
         let Some(piece) = piece else { break };
         METRICS.bytes_in.inc_by(piece.len() as u64);
+        rate.add(piece.len())?;
         let before = buf.len();
         match &mut decoder {
             Some(d) => buf.extend_from_slice(&d.push(&piece)?),
@@ -391,12 +417,22 @@ async fn blocking<T: Send + 'static>(
         .acquire_owned()
         .await
         .map_err(|_| ApiError::Internal("worker pool closed".into()))?;
-    tokio::task::spawn_blocking(move || {
+    contained(move || {
         let _permit = permit;
         job()
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("processing crashed: {e}")))?
+}
+
+/// Run `job` on the blocking pool; a panic inside it becomes this request's 500, not a
+/// crashed worker.
+async fn contained<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(job).await.map_err(|e| {
+        tracing::error!(error = %e, "processing panicked");
+        ApiError::Internal("processing failed unexpectedly; nothing was written".into())
+    })?
 }
 
 async fn put_flow(
@@ -562,4 +598,18 @@ async fn write_all(
         ),
         other => other,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_processing_is_this_requests_500() {
+        let r: Result<(), ApiError> = contained(|| panic!("decoder bug")).await;
+        let e = r.unwrap_err();
+        assert_eq!((e.status(), e.code()), (500, "InternalError"));
+        // The pool still works afterwards.
+        assert_eq!(contained(|| Ok(7)).await.unwrap(), 7);
+    }
 }

@@ -22,6 +22,9 @@ pub struct ServeArgs {
     /// S3 endpoint to front, e.g. http://127.0.0.1:3900. Absent: an embedded store is started.
     #[arg(long, env = "PICOPS_UPSTREAM")]
     pub upstream: Option<String>,
+    /// Longest wait for one upstream request attempt, in seconds (default 30).
+    #[arg(long, env = "PICOPS_UPSTREAM_TIMEOUT_SECS")]
+    pub upstream_timeout_secs: Option<u64>,
     #[arg(long, env = "PICOPS_UPSTREAM_REGION")]
     pub upstream_region: Option<String>,
     #[arg(long, env = "PICOPS_UPSTREAM_ACCESS_KEY")]
@@ -158,6 +161,7 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct UpstreamFile {
     endpoint: Option<String>,
+    timeout_secs: Option<u64>,
     region: Option<String>,
     access_key: Option<String>,
     secret_key: Option<String>,
@@ -190,6 +194,8 @@ pub struct Upstream {
     pub region: String,
     pub access_key: String,
     pub secret_key: String,
+    /// Longest wait for one upstream request attempt (also connect/read/write of passthrough).
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +225,8 @@ pub struct Config {
     pub slow_clients: SlowClientLimits,
     /// Processing requests per second per bucket (token bucket); 0 disables the limit.
     pub rate_limit: u32,
+    /// For the embedded store too.
+    pub upstream_timeout: std::time::Duration,
 }
 
 pub const DEFAULT_MAX_BODY: u64 = 20 * 1024 * 1024;
@@ -249,6 +257,12 @@ impl Config {
             .listen
             .or(file.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let upstream_timeout = std::time::Duration::from_secs(
+            args.upstream_timeout_secs
+                .or(file.upstream.timeout_secs)
+                .unwrap_or(30)
+                .max(1),
+        );
         let endpoint = args.upstream.clone().or(file.upstream.endpoint);
         let upstream = match endpoint {
             None => None,
@@ -261,6 +275,7 @@ impl Config {
                 }
                 Some(Upstream {
                     endpoint,
+                    timeout: upstream_timeout,
                     region: args
                         .upstream_region
                         .clone()
@@ -350,6 +365,7 @@ impl Config {
             body_grace: secs(l.body_grace_secs, 10),
         };
         Ok(Config {
+            upstream_timeout,
             slow_clients,
             rate_limit: args.rate_limit.or(l.rate_limit).unwrap_or(100),
             ops_listen,

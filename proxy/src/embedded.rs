@@ -18,7 +18,11 @@ const REGION: &str = "us-east-1";
 
 /// Start the store on its own thread and runtime; returns how to reach it. `callers` are
 /// also accepted by the store, for `sign_upstream_as = "caller"`.
-pub fn start(data_dir: &Path, callers: &[Credential]) -> Result<Upstream, String> {
+pub fn start(
+    data_dir: &Path,
+    callers: &[Credential],
+    timeout: std::time::Duration,
+) -> Result<Upstream, String> {
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let fs = s3s_fs::FileSystem::new(data_dir).map_err(|e| format!("embedded store: {e:?}"))?;
     let access_key = format!(
@@ -91,5 +95,6 @@ pub fn start(data_dir: &Path, callers: &[Credential]) -> Result<Upstream, String
         region: REGION.into(),
         access_key,
         secret_key,
+        timeout,
     })
 }

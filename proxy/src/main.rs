@@ -102,7 +102,7 @@ fn serve(args: &config::ServeArgs) -> Result<(), String> {
         };
     let upstream = match &config.upstream {
         Some(u) => u.clone(),
-        None => embedded::start(&config.data_dir, callers_for_store)?,
+        None => embedded::start(&config.data_dir, callers_for_store, config.upstream_timeout)?,
     };
     let callers: Vec<(String, config::Upstream)> = callers_for_store
         .iter()

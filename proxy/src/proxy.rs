@@ -345,11 +345,12 @@ impl ProxyHttp for Picops {
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> PResult<Box<HttpPeer>> {
         let side = self.upstream_side(ctx)?;
-        Ok(Box::new(HttpPeer::new(
-            side.authority(),
-            false,
-            String::new(),
-        )))
+        let mut peer = HttpPeer::new(side.authority(), false, String::new());
+        let timeout = side.timeout();
+        peer.options.connection_timeout = Some(timeout.min(std::time::Duration::from_secs(5)));
+        peer.options.read_timeout = Some(timeout);
+        peer.options.write_timeout = Some(timeout);
+        Ok(Box::new(peer))
     }
 
     async fn request_body_filter(

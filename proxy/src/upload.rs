@@ -576,13 +576,18 @@ async fn write_all(
         }
     }
     let Some(err) = failure else { return Ok(etags) };
-    for (bucket, key) in etags.keys() {
-        if existed.get(&(bucket.clone(), key.clone())) == Some(&false) {
+    // Every destination that did not exist before is deleted, not only the writes that
+    // answered: a write that timed out or lost its connection may still have been stored.
+    // (Deleting a key that is not there is a no-op in S3.)
+    let cleanup = existed
+        .iter()
+        .filter(|(_, existed)| !**existed)
+        .map(|((bucket, key), _)| async move {
             if let Err(e) = upstream.delete(bucket, key).await {
                 tracing::error!(%bucket, %key, error = %e, "cleanup after a failed write also failed");
             }
-        }
-    }
+        });
+    futures_util::future::join_all(cleanup).await;
     Err(match err {
         ApiError::Upstream {
             status,

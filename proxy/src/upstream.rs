@@ -4,6 +4,8 @@
 
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
@@ -14,6 +16,7 @@ use bytes::Bytes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::Identity;
 use crate::config::Upstream;
@@ -77,6 +80,16 @@ fn map_err<E: ProvideErrorMetadata + std::fmt::Debug>(
 
 impl UpstreamClient {
     pub fn new(u: &Upstream) -> UpstreamClient {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(u.timeout.min(Duration::from_secs(5)))
+            .operation_attempt_timeout(u.timeout)
+            .build();
+        // Every call picops makes is idempotent (PUT, GET, HEAD, DELETE of one key, and
+        // CompleteMultipartUpload, which S3 answers the same way when repeated): up to three
+        // attempts with the SDK's jittered exponential backoff.
+        let retries = RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(200));
         let creds = Credentials::new(&u.access_key, &u.secret_key, None, None, "picops-config");
         let conf = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -84,6 +97,8 @@ impl UpstreamClient {
             .endpoint_url(&u.endpoint)
             .credentials_provider(creds)
             .force_path_style(true)
+            .timeout_config(timeouts)
+            .retry_config(retries)
             // Plain Content-MD5-free PUTs: every S3 server understands them.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
@@ -216,6 +231,7 @@ pub struct UpstreamSide {
     signer: Signer,
     /// `host:port` of the upstream.
     authority: String,
+    timeout: Duration,
 }
 
 impl UpstreamSide {
@@ -230,7 +246,13 @@ impl UpstreamSide {
                 .next()
                 .unwrap_or_default()
                 .to_string(),
+            timeout: u.timeout,
         }
+    }
+
+    /// Connect, read and write timeout of passthrough requests.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     pub fn client(&self) -> &UpstreamClient {

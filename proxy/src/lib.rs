@@ -1,0 +1,20 @@
+//! picops as a library: the modules of the `picops` binary, also used by the fuzz targets.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod embedded;
+pub mod error;
+pub mod metrics;
+pub mod offline;
+pub mod ops;
+pub mod pic_ops;
+pub mod proxy;
+pub mod rate_limit;
+pub mod route;
+pub mod serve;
+pub mod sign;
+pub mod timeouts;
+pub mod upload;
+pub mod upstream;
+pub mod xml;

@@ -10,10 +10,16 @@ use picops::auth::{AwsChunked, BodyCheck, Credential, Keyring, Request};
 
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.splitn(3, |b| *b == 0);
-    let (Some(target), Some(headers)) = (parts.next(), parts.next()) else { return };
+    let (Some(target), Some(headers)) = (parts.next(), parts.next()) else {
+        return;
+    };
     let body = parts.next().unwrap_or_default();
-    let Ok(target) = std::str::from_utf8(target) else { return };
-    let Ok(uri) = format!("/{}", target.trim_start_matches('/')).parse::<http::Uri>() else { return };
+    let Ok(target) = std::str::from_utf8(target) else {
+        return;
+    };
+    let Ok(uri) = format!("/{}", target.trim_start_matches('/')).parse::<http::Uri>() else {
+        return;
+    };
     let mut map = http::HeaderMap::new();
     for line in String::from_utf8_lossy(headers).lines() {
         if let Some((k, v)) = line.split_once(':') {
@@ -36,7 +42,11 @@ fuzz_target!(|data: &[u8]| {
         Duration::from_secs(900),
     );
     let method = http::Method::PUT;
-    let req = Request { method: &method, uri: &uri, headers: &map };
+    let req = Request {
+        method: &method,
+        uri: &uri,
+        headers: &map,
+    };
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let verifier = match keyring.authenticate(&req, now) {
         Ok(id) => match id.body {

@@ -9,6 +9,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::auth::Credential;
+use crate::styles::{validate_body, validate_name, ConfigStyles};
 use crate::timeouts::SlowClientLimits;
 
 #[derive(Debug, Args, Default)]
@@ -155,6 +156,18 @@ struct FileConfig {
     credentials: Vec<CredentialFile>,
     #[serde(default)]
     auth: AuthFile,
+    /// Bucket → style name → rule.
+    #[serde(default)]
+    styles: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    get_processing: GetProcessingFile,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct GetProcessingFile {
+    cache_bytes: Option<usize>,
+    cache_control: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -227,6 +240,11 @@ pub struct Config {
     pub rate_limit: u32,
     /// For the embedded store too.
     pub upstream_timeout: std::time::Duration,
+    pub styles: ConfigStyles,
+    /// Bytes of GET-time processing results kept in memory.
+    pub get_cache_bytes: usize,
+    /// `Cache-Control` of GET-time processing results.
+    pub get_cache_control: String,
 }
 
 pub const DEFAULT_MAX_BODY: u64 = 20 * 1024 * 1024;
@@ -364,7 +382,20 @@ impl Config {
             body_min_rate: l.body_min_rate.unwrap_or(4096),
             body_grace: secs(l.body_grace_secs, 10),
         };
+        for (bucket, styles) in &file.styles {
+            for (name, rule) in styles {
+                validate_name(name)
+                    .and_then(|()| validate_body(rule))
+                    .map_err(|e| format!("[styles.{bucket}] {name}: {e}"))?;
+            }
+        }
         Ok(Config {
+            get_cache_bytes: file.get_processing.cache_bytes.unwrap_or(64 << 20),
+            get_cache_control: file
+                .get_processing
+                .cache_control
+                .unwrap_or_else(|| "public, max-age=3600".into()),
+            styles: ConfigStyles(file.styles),
             upstream_timeout,
             slow_clients,
             rate_limit: args.rate_limit.or(l.rate_limit).unwrap_or(100),

@@ -24,6 +24,8 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Upstream failures, by kind (`unreachable`, `timeout`, `status`).
     pub upstream_errors: IntCounterVec,
+    /// GET-time processing results, by `hit` or `miss` of the result cache.
+    pub result_cache: IntCounterVec,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -55,6 +57,13 @@ fn build() -> Result<Metrics, prometheus::Error> {
             Opts::new("upstream_errors_total", "Failed upstream requests, by kind"),
             &["kind"],
         )?,
+        result_cache: IntCounterVec::new(
+            Opts::new(
+                "result_cache_total",
+                "GET-time processing results by cache outcome",
+            ),
+            &["result"],
+        )?,
         registry,
     };
     m.registry.register(Box::new(m.requests.clone()))?;
@@ -65,6 +74,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
     m.registry.register(Box::new(m.buffered_bytes.clone()))?;
     m.registry.register(Box::new(m.in_flight.clone()))?;
     m.registry.register(Box::new(m.upstream_errors.clone()))?;
+    m.registry.register(Box::new(m.result_cache.clone()))?;
     Ok(m)
 }
 

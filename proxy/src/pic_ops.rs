@@ -1,6 +1,8 @@
 //! The `Pic-Operations` header (PROTOCOL §1): JSON (raw or percent-encoded) → validated,
 //! parsed rules with their resolved destinations. Nothing here touches the network.
 
+use std::collections::HashMap;
+
 use percent_encoding::percent_decode_str;
 use picops_processor::{parse_rule, Rule};
 use serde::Deserialize;
@@ -48,8 +50,7 @@ pub struct PicOperations {
     pub operations: Vec<Operation>,
 }
 
-/// Parse the header for a source object `bucket`/`key`.
-pub fn parse(header: &str, bucket: &str, key: &str) -> Result<PicOperations, ApiError> {
+fn raw_header(header: &str) -> Result<RawHeader, ApiError> {
     let bad = |m: String| ApiError::InvalidArgument(format!("Pic-Operations: {m}"));
     let trimmed = header.trim();
     let json = if trimmed.starts_with('{') {
@@ -60,8 +61,35 @@ pub fn parse(header: &str, bucket: &str, key: &str) -> Result<PicOperations, Api
             .map_err(|_| bad("not UTF-8 after percent-decoding".into()))?
             .into_owned()
     };
-    let raw: RawHeader =
-        serde_json::from_str(&json).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    serde_json::from_str(&json).map_err(|e| bad(format!("invalid JSON: {e}")))
+}
+
+/// The names of the styles the header's rules use (`style/<name>`), to be resolved before
+/// [`parse`]. A header that does not parse has none (parse reports the error).
+pub fn style_names(header: &str) -> Vec<String> {
+    raw_header(header)
+        .ok()
+        .and_then(|h| h.rules)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| style_name(&r.rule).map(str::to_string))
+        .collect()
+}
+
+fn style_name(rule: &str) -> Option<&str> {
+    rule.trim().strip_prefix("style/")
+}
+
+/// Parse the header for a source object `bucket`/`key`; `styles` maps the style names it
+/// uses to their rules.
+pub fn parse(
+    header: &str,
+    bucket: &str,
+    key: &str,
+    styles: &HashMap<String, String>,
+) -> Result<PicOperations, ApiError> {
+    let bad = |m: String| ApiError::InvalidArgument(format!("Pic-Operations: {m}"));
+    let raw = raw_header(header)?;
     let is_pic_info = match raw.is_pic_info {
         None => false,
         Some(Flag::Int(0)) => false,
@@ -90,14 +118,16 @@ pub fn parse(header: &str, bucket: &str, key: &str) -> Result<PicOperations, Api
                     b.to_string()
                 }
             };
-            if r.rule.trim_start().starts_with("style/") {
-                return Err(ApiError::NoSuchStyle(format!(
-                    "rule {}: no style named {:?} is defined",
-                    i + 1,
-                    r.rule.trim_start().trim_start_matches("style/")
-                )));
-            }
-            let rule = parse_rule(&r.rule)
+            let text = match style_name(&r.rule) {
+                Some(name) => styles.get(name).ok_or_else(|| {
+                    ApiError::NoSuchStyle(format!(
+                        "rule {}: no style named {name:?} is defined",
+                        i + 1
+                    ))
+                })?,
+                None => &r.rule,
+            };
+            let rule = parse_rule(text)
                 .map_err(|e| ApiError::from(e).context(&format!("rule {}", i + 1)))?;
             Ok(Operation { bucket, key, rule })
         })
@@ -148,37 +178,50 @@ mod tests {
         }
     }
 
+    fn none() -> HashMap<String, String> {
+        HashMap::new()
+    }
+
     #[test]
     fn header_forms() {
         let raw =
             r#"{"is_pic_info":1,"rules":[{"fileid":"t.jpg","rule":"imageMogr2/thumbnail/10x"}]}"#;
-        let p = parse(raw, "b", "d/a.jpg").unwrap();
+        let p = parse(raw, "b", "d/a.jpg", &none()).unwrap();
         assert!(p.is_pic_info);
         assert_eq!(p.operations[0].key, "d/t.jpg");
         assert_eq!(p.operations[0].bucket, "b");
         let encoded: String =
             percent_encoding::utf8_percent_encode(raw, percent_encoding::NON_ALPHANUMERIC)
                 .to_string();
-        assert_eq!(parse(&encoded, "b", "d/a.jpg").unwrap().operations.len(), 1);
+        assert_eq!(
+            parse(&encoded, "b", "d/a.jpg", &none())
+                .unwrap()
+                .operations
+                .len(),
+            1
+        );
         assert!(
-            parse(r#"{"is_pic_info":"1"}"#, "b", "a")
+            parse(r#"{"is_pic_info":"1"}"#, "b", "a", &none())
                 .unwrap()
                 .is_pic_info
         );
-        assert!(parse(r#"{"is_pic_info":1,"rules":"x"}"#, "b", "a").is_err());
-        assert!(parse("{not json", "b", "a").is_err());
+        assert!(parse(r#"{"is_pic_info":1,"rules":"x"}"#, "b", "a", &none()).is_err());
+        assert!(parse("{not json", "b", "a", &none()).is_err());
         let six = format!(
             r#"{{"rules":[{}]}}"#,
             [r#"{"fileid":"x.jpg","rule":"imageMogr2/strip"}"#; 6].join(",")
         );
         assert!(matches!(
-            parse(&six, "b", "a"),
+            parse(&six, "b", "a", &none()),
             Err(ApiError::InvalidArgument(_))
         ));
         let style = r#"{"rules":[{"fileid":"x.jpg","rule":"style/thumb"}]}"#;
+        assert_eq!(style_names(style), vec!["thumb".to_string()]);
         assert!(matches!(
-            parse(style, "b", "a"),
+            parse(style, "b", "a", &none()),
             Err(ApiError::NoSuchStyle(_))
         ));
+        let styles = HashMap::from([("thumb".to_string(), "imageMogr2/thumbnail/20x".to_string())]);
+        assert_eq!(parse(style, "b", "a", &styles).unwrap().operations.len(), 1);
     }
 }

@@ -16,8 +16,10 @@ use tracing::Instrument;
 use crate::auth::{self, AwsChunked, BodyCheck, Identity};
 use crate::error::ApiError;
 use crate::metrics::{InFlight, METRICS};
+use crate::realtime::{self, ImageQuery};
 use crate::route::{self, upstream_path, Route, Routing};
 use crate::sign::Payload;
+use crate::styles::{self, StyleCall};
 use crate::timeouts::BodyRate;
 use crate::upload::{self, Call, State};
 
@@ -92,8 +94,39 @@ impl BodyGuard {
     }
 }
 
+/// The requests picops answers itself rather than passing through.
+#[derive(Debug, Clone)]
+enum Answered {
+    /// The three Pic-Operations calls (PROTOCOL §1).
+    Pic(Call),
+    /// The COS style API on a bucket (`/?style`).
+    Style(StyleCall),
+    /// GET-time processing (`GET /<key>?imageMogr2/…`, `?imageInfo`, …).
+    Image(ImageQuery),
+}
+
+fn classify(method: &Method, route: &Route, has_pic_ops: bool) -> Option<Answered> {
+    if route.bucket.is_some() && route.key.is_empty() && route.has_param("style") {
+        return match *method {
+            Method::PUT => Some(Answered::Style(StyleCall::Add)),
+            Method::GET => Some(Answered::Style(StyleCall::List)),
+            Method::DELETE => Some(Answered::Style(StyleCall::Delete)),
+            _ => None,
+        };
+    }
+    if (method == Method::GET || method == Method::HEAD)
+        && route.bucket.is_some()
+        && !route.key.is_empty()
+    {
+        if let Some(q) = realtime::image_query(route) {
+            return Some(Answered::Image(q));
+        }
+    }
+    classify_pic(method, route, has_pic_ops).map(Answered::Pic)
+}
+
 /// Which processing call a request is, if any (PROTOCOL §1 table).
-fn classify(method: &Method, route: &Route, has_pic_ops: bool) -> Option<Call> {
+fn classify_pic(method: &Method, route: &Route, has_pic_ops: bool) -> Option<Call> {
     if !has_pic_ops || route.bucket.is_none() || route.key.is_empty() {
         return None;
     }
@@ -112,11 +145,17 @@ fn classify(method: &Method, route: &Route, has_pic_ops: bool) -> Option<Call> {
 }
 
 /// The operation a request is, for the `operation` label of `picops_requests_total`.
-fn operation(method: &Method, route: &Route, call: Option<&Call>) -> &'static str {
+fn operation(method: &Method, route: &Route, call: Option<&Answered>) -> &'static str {
     match call {
-        Some(Call::Put) => return "PicPutObject",
-        Some(Call::ImageProcess) => return "PicImageProcess",
-        Some(Call::CompleteMultipart { .. }) => return "PicCompleteMultipartUpload",
+        Some(Answered::Pic(Call::Put)) => return "PicPutObject",
+        Some(Answered::Pic(Call::ImageProcess)) => return "PicImageProcess",
+        Some(Answered::Pic(Call::CompleteMultipart { .. })) => return "PicCompleteMultipartUpload",
+        Some(Answered::Style(StyleCall::Add)) => return "PutImageStyle",
+        Some(Answered::Style(StyleCall::List)) => return "GetImageStyle",
+        Some(Answered::Style(StyleCall::Delete)) => return "DeleteImageStyle",
+        Some(Answered::Image(ImageQuery::Info)) => return "GetImageInfo",
+        Some(Answered::Image(ImageQuery::Ave)) => return "GetImageAve",
+        Some(Answered::Image(ImageQuery::Rule(_))) => return "GetProcessedImage",
         None => {}
     }
     let object = !route.key.is_empty();
@@ -154,35 +193,43 @@ const DROPPED: &[&str] = &[
     "proxy-authorization",
 ];
 
-/// Extra headers of an answer picops writes itself.
-#[derive(Default)]
-struct Extra {
-    retry_after: Option<u32>,
-    etag: Option<String>,
+/// An answer picops writes itself.
+pub struct Reply {
+    pub status: u16,
+    pub body: Bytes,
+    pub content_type: String,
+    pub headers: Vec<(&'static str, String)>,
 }
 
-async fn answer(
-    session: &mut Session,
-    status: u16,
-    body: String,
-    request_id: &str,
-    extra: Extra,
-) -> PResult<()> {
-    let mut resp = ResponseHeader::build(status, Some(6))?;
-    if let Some(secs) = extra.retry_after {
-        resp.insert_header("Retry-After", secs.to_string())?;
+impl Reply {
+    pub fn xml(status: u16, body: String) -> Reply {
+        Reply {
+            status,
+            body: Bytes::from(body),
+            content_type: "application/xml".into(),
+            headers: Vec::new(),
+        }
     }
-    if let Some(etag) = extra.etag {
-        resp.insert_header("ETag", etag)?;
+}
+
+async fn answer(session: &mut Session, reply: Reply, request_id: &str) -> PResult<()> {
+    let mut resp = ResponseHeader::build(reply.status, Some(4 + reply.headers.len()))?;
+    for (name, value) in reply.headers {
+        resp.insert_header(name, value)?;
     }
-    resp.insert_header("Content-Type", "application/xml")?;
-    resp.insert_header("Content-Length", body.len().to_string())?;
-    METRICS.bytes_out.inc_by(body.len() as u64);
+    if !reply.body.is_empty() || reply.status != 204 {
+        resp.insert_header("Content-Type", reply.content_type)?;
+    }
+    resp.insert_header("Content-Length", reply.body.len().to_string())?;
     resp.insert_header("x-cos-request-id", request_id)?;
-    session.write_response_header(Box::new(resp), false).await?;
+    METRICS.bytes_out.inc_by(reply.body.len() as u64);
+    let head_only = session.req_header().method == Method::HEAD;
     session
-        .write_response_body(Some(Bytes::from(body)), true)
+        .write_response_header(Box::new(resp), head_only)
         .await?;
+    if !head_only {
+        session.write_response_body(Some(reply.body), true).await?;
+    }
     Ok(())
 }
 
@@ -195,17 +242,11 @@ async fn answer_error(
     tracing::info!(request_id, code = e.code(), status = e.status(), message = %e, "error answer");
     // The client may still be sending a body we will not read: don't reuse the connection.
     session.set_keepalive(None);
-    answer(
-        session,
-        e.status(),
-        e.to_xml(resource, request_id),
-        request_id,
-        Extra {
-            retry_after: e.retry_after(),
-            ..Extra::default()
-        },
-    )
-    .await
+    let mut reply = Reply::xml(e.status(), e.to_xml(resource, request_id));
+    if let Some(secs) = e.retry_after() {
+        reply.headers.push(("Retry-After", secs.to_string()));
+    }
+    answer(session, reply, request_id).await
 }
 
 /// `etag` → `ETag`, `content-type` → `Content-Type`; `x-…` names stay lower-case, as COS
@@ -230,6 +271,45 @@ fn cos_case(name: &str) -> String {
 }
 
 impl Picops {
+    /// The calls picops answers itself: processing and the style API.
+    async fn answer_ourselves(
+        &self,
+        session: &mut Session,
+        route: &Route,
+        call: Answered,
+        identity: &Identity,
+    ) -> Result<Reply, ApiError> {
+        let state = &self.state;
+        match call {
+            Answered::Pic(call) => {
+                let a = upload::handle(state, session, route, call, identity).await?;
+                let mut reply = Reply::xml(200, a.xml);
+                if let Some(etag) = a.etag {
+                    reply.headers.push(("ETag", etag));
+                }
+                Ok(reply)
+            }
+            Answered::Style(call) => {
+                let bucket = route.bucket.as_deref().unwrap_or_default();
+                let body = upload::read_api_body(state, session, identity).await?;
+                let upstream = state.upstreams.for_identity(identity).client();
+                let xml =
+                    styles::handle(call, &state.config.styles, upstream, bucket, &body).await?;
+                Ok(Reply::xml(200, xml))
+            }
+            Answered::Image(query) => {
+                let upstream = state.upstreams.for_identity(identity).client();
+                let if_none_match = session
+                    .req_header()
+                    .headers
+                    .get("if-none-match")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                realtime::handle(state, upstream, route, query, if_none_match.as_deref()).await
+            }
+        }
+    }
+
     fn upstream_side(&self, ctx: &Ctx) -> PResult<&crate::upstream::UpstreamSide> {
         let identity = ctx
             .identity
@@ -305,23 +385,29 @@ impl ProxyHttp for Picops {
                 return Ok(true);
             }
         };
+        // API-defined styles live under a reserved prefix, reachable only through the style API.
+        if route.key.starts_with(crate::styles::PREFIX) {
+            let e = ApiError::AccessDenied(format!(
+                "keys under {} are reserved for picops' styles; use the style API (/?style)",
+                crate::styles::PREFIX
+            ));
+            answer_error(session, &e, &resource, &ctx.request_id).await?;
+            return Ok(true);
+        }
         if let Some(call) = call {
             let resource = format!("/{}", route.key);
             let started = std::time::Instant::now();
             // Every line logged while processing (ours and the upstream client's) carries the
             // request id.
             let span = tracing::info_span!("request", request_id = %ctx.request_id);
-            let handled = upload::handle(&self.state, session, &route, call.clone(), &identity)
+            let handled = self
+                .answer_ourselves(session, &route, call.clone(), &identity)
                 .instrument(span)
                 .await;
             match handled {
-                Ok(a) => {
-                    tracing::info!(request_id = %ctx.request_id, ?call, key = %route.key, ms = started.elapsed().as_millis() as u64, "processed");
-                    let extra = Extra {
-                        etag: a.etag,
-                        ..Extra::default()
-                    };
-                    answer(session, 200, a.xml, &ctx.request_id, extra).await?
+                Ok(reply) => {
+                    tracing::info!(request_id = %ctx.request_id, ?call, key = %route.key, ms = started.elapsed().as_millis() as u64, "answered");
+                    answer(session, reply, &ctx.request_id).await?
                 }
                 Err(e) => answer_error(session, &e, &resource, &ctx.request_id).await?,
             }

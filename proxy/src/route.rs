@@ -118,11 +118,16 @@ pub fn route(
     Ok(route)
 }
 
-/// `<bucket>.cos.<region>.myqcloud.com`, which COS SDKs send even when pointed at an IP.
+/// `<bucket>.cos.<region>.myqcloud.com`, which COS SDKs send even when pointed at an IP, and
+/// the image-processing endpoints `<bucket>.pic.<region>…` and `<bucket>.ci.<region>…` their
+/// style and CI calls use.
 fn cos_bucket(host: &str) -> Option<String> {
     let rest = host.strip_suffix(".myqcloud.com")?;
-    let (bucket, region) = rest.split_once(".cos.")?;
-    (!bucket.is_empty() && !region.is_empty()).then(|| bucket.to_string())
+    [".cos.", ".pic.", ".ci."].iter().find_map(|service| {
+        let (bucket, region) = rest.split_once(service)?;
+        (!bucket.is_empty() && !region.is_empty() && !region.contains('.'))
+            .then(|| bucket.to_string())
+    })
 }
 
 pub fn validate_bucket(b: &str) -> Result<(), ApiError> {

@@ -26,6 +26,7 @@ use crate::metrics::{Buffered, METRICS};
 use crate::pic_ops::{self, PicOperations};
 use crate::rate_limit::RateLimiter;
 use crate::route::{validate_key, Route};
+use crate::styles;
 use crate::timeouts::{BodyRate, SlowClientLimits};
 use crate::upstream::{UpstreamClient, Upstreams};
 use crate::xml::{self, OriginalInfo, ProcessedObject};
@@ -41,12 +42,15 @@ pub struct State {
     /// The memory budget in KiB permits: bodies and pixels held by all requests together.
     pub memory: Arc<Semaphore>,
     pub rate_limiter: RateLimiter,
+    /// Recent GET-time processing results.
+    pub result_cache: crate::realtime::ResultCache,
 }
 
 impl State {
     pub fn new(config: Config, keyring: Keyring, upstreams: Upstreams) -> State {
         State {
             rate_limiter: RateLimiter::new(config.rate_limit),
+            result_cache: crate::realtime::ResultCache::new(config.get_cache_bytes),
             keyring,
             workers: Arc::new(Semaphore::new(config.workers)),
             memory: Arc::new(Semaphore::new((config.memory_budget / 1024) as usize)),
@@ -128,17 +132,26 @@ pub async fn handle(
             "the request signature must cover the Pic-Operations header".into(),
         ));
     }
-    let ops = pic_ops::parse(&header, &bucket, &route.key)?;
     if let Err(secs) = state.rate_limiter.admit(&bucket, Instant::now()) {
         return Err(ApiError::SlowDown(format!(
             "bucket {bucket} is over its rate of {} processing requests per second; retry in {secs} s",
             state.config.rate_limit
         )));
     }
+    let upstream = state.upstreams.for_identity(identity).client();
+    let styles = styles::resolve(
+        &state.config.styles,
+        upstream,
+        &bucket,
+        &pic_ops::style_names(&header),
+    )
+    .await?;
+    let ops = pic_ops::parse(&header, &bucket, &route.key, &styles)?;
     for op in &ops.operations {
         identity.authorize(&state.keyring, Some(&op.bucket), &http::Method::PUT)?;
     }
-    let upstream = state.upstreams.for_identity(identity).client();
+    // Shared by the plan and the parallel rule jobs.
+    let rules: Arc<Vec<Rule>> = Arc::new(ops.operations.iter().map(|o| o.rule.clone()).collect());
 
     // Memory is reserved before bytes are read, and pixels before they are decoded; both are
     // held until the answer is written.
@@ -158,11 +171,11 @@ pub async fn handle(
             )
             .await?;
             let content_type = header_str(session, "content-type")?;
-            let plan = plan_for(&body, &ops, state)?;
+            let plan = plan_for(&body, &rules, state)?;
             budget
                 .grow_to(state, body.len() as u64 + plan.memory_bytes())
                 .await?;
-            let processed = process(state, body.clone(), &ops, plan).await?;
+            let processed = process(state, body.clone(), rules, plan).await?;
             put_flow(
                 upstream,
                 route,
@@ -178,11 +191,11 @@ pub async fn handle(
             let mut budget = Budget(None);
             budget.grow_to(state, max_body).await?;
             let (body, etag) = upstream.get(&bucket, &route.key, max_body).await?;
-            let plan = plan_for(&body, &ops, state)?;
+            let plan = plan_for(&body, &rules, state)?;
             budget
                 .grow_to(state, body.len() as u64 + plan.memory_bytes())
                 .await?;
-            let processed = process(state, body, &ops, plan).await?;
+            let processed = process(state, body, rules, plan).await?;
             let (original, results) =
                 write_results(upstream, route, &bucket, &ops, processed, Some(etag), None).await?;
             Ok(Answer {
@@ -215,12 +228,12 @@ pub async fn handle(
                 .get(&bucket, &route.key, max_body)
                 .await
                 .map_err(stored)?;
-            let plan = plan_for(&data, &ops, state).map_err(stored)?;
+            let plan = plan_for(&data, &rules, state).map_err(stored)?;
             budget
                 .grow_to(state, data.len() as u64 + plan.memory_bytes())
                 .await
                 .map_err(stored)?;
-            let processed = process(state, data, &ops, plan).await.map_err(stored)?;
+            let processed = process(state, data, rules, plan).await.map_err(stored)?;
             let (original, results) =
                 write_results(upstream, route, &bucket, &ops, processed, Some(etag), None)
                     .await
@@ -231,6 +244,63 @@ pub async fn handle(
             })
         }
     }
+}
+
+/// Process a stored object with one rule, under the same memory budget, worker permits and
+/// deadline as uploads (GET-time processing).
+pub async fn process_one(state: &State, data: Bytes, rule: Rule) -> Result<Output, ApiError> {
+    let rules = Arc::new(vec![rule]);
+    let plan = plan_for(&data, &rules, state)?;
+    let mut budget = Budget(None);
+    budget
+        .grow_to(state, data.len() as u64 + plan.memory_bytes())
+        .await?;
+    let mut processed = process(state, data, rules, plan).await?;
+    processed
+        .outputs
+        .pop()
+        .ok_or_else(|| ApiError::Internal("processing produced no output".into()))
+}
+
+/// ImageInfo of a stored object, decoded at a small scale where the format allows (the
+/// average colour does not need every pixel).
+pub async fn image_info(state: &State, data: Bytes) -> Result<ImageInfo, ApiError> {
+    let limits = state.config.limits;
+    let source = picops_processor::probe(&data, &limits)?;
+    let mut budget = Budget(None);
+    budget
+        .grow_to(
+            state,
+            data.len() as u64 + source.width as u64 * source.height as u64 * 4,
+        )
+        .await?;
+    blocking(state, move || {
+        picops_processor::decode_at_least(
+            &data,
+            &limits,
+            picops_processor::Frames::First,
+            Some((64, 64)),
+        )
+        .map(|d| d.info())
+        .map_err(ApiError::from)
+    })
+    .await
+}
+
+/// The (small) body of an API call such as the style API, checked against the signature.
+pub async fn read_api_body(
+    state: &State,
+    session: &mut Session,
+    identity: &Identity,
+) -> Result<Bytes, ApiError> {
+    read_body(
+        session,
+        MAX_COMPLETE_BODY,
+        &identity.body,
+        &mut Buffered::default(),
+        state.config.slow_clients,
+    )
+    .await
 }
 
 fn header_str(session: &Session, name: &str) -> Result<Option<String>, ApiError> {
@@ -245,9 +315,8 @@ fn header_str(session: &Session, name: &str) -> Result<Option<String>, ApiError>
 
 /// The decode plan of `data` for the request's rules, from its header alone (this is where
 /// bombs are refused); its pixel memory is admitted before decoding.
-fn plan_for(data: &[u8], ops: &PicOperations, state: &State) -> Result<Plan, ApiError> {
-    let rules: Vec<Rule> = ops.operations.iter().map(|o| o.rule.clone()).collect();
-    Ok(picops_processor::plan(data, &rules, &state.config.limits)?)
+fn plan_for(data: &[u8], rules: &[Rule], state: &State) -> Result<Plan, ApiError> {
+    Ok(picops_processor::plan(data, rules, &state.config.limits)?)
 }
 
 fn too_large(cap: u64) -> ApiError {
@@ -350,12 +419,12 @@ struct Processed {
 async fn process(
     state: &State,
     data: Bytes,
-    ops: &PicOperations,
+    rules: Arc<Vec<Rule>>,
     plan: Plan,
 ) -> Result<Processed, ApiError> {
     let timeout = state.config.processing_timeout;
     let deadline = Instant::now() + timeout;
-    match tokio::time::timeout(timeout, process_within(state, data, ops, plan, deadline)).await {
+    match tokio::time::timeout(timeout, process_within(state, data, rules, plan, deadline)).await {
         Ok(result) => result,
         Err(_) => Err(ApiError::Internal(format!(
             "processing took longer than {} s; nothing was written",
@@ -367,12 +436,11 @@ async fn process(
 async fn process_within(
     state: &State,
     data: Bytes,
-    ops: &PicOperations,
+    rules: Arc<Vec<Rule>>,
     plan: Plan,
     deadline: Instant,
 ) -> Result<Processed, ApiError> {
     let limits = state.config.limits;
-    let rules: Arc<Vec<Rule>> = Arc::new(ops.operations.iter().map(|o| o.rule.clone()).collect());
     let decoded = {
         let data = data.clone();
         blocking(state, move || {

@@ -160,6 +160,47 @@ impl UpstreamClient {
         Ok((data.into_bytes(), etag))
     }
 
+    /// As [`get`](Self::get), but `None` when the object's ETag is still `etag` (the store
+    /// answers 304 and sends no body).
+    pub async fn get_if_changed(
+        &self,
+        bucket: &str,
+        key: &str,
+        max: u64,
+        etag: Option<&str>,
+    ) -> Result<Option<(Bytes, String)>, ApiError> {
+        let Some(etag) = etag else {
+            return self.get(bucket, key, max).await.map(Some);
+        };
+        let sent = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .if_none_match(etag)
+            .send()
+            .await;
+        match sent {
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 304 => Ok(None),
+            Err(e) => Err(map_err(&format!("reading {bucket}/{key}"), e)),
+            Ok(out) => {
+                let len = out.content_length().unwrap_or(0).max(0) as u64;
+                if len > max {
+                    return Err(ApiError::EntityTooLarge(format!(
+                        "{bucket}/{key} is {len} bytes; at most {max} can be processed"
+                    )));
+                }
+                let etag = out.e_tag().unwrap_or_default().to_string();
+                let data = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| ApiError::Internal(format!("reading {bucket}/{key}: {e}")))?;
+                Ok(Some((data.into_bytes(), etag)))
+            }
+        }
+    }
+
     /// Whether the upstream answers at all (any S3 answer, even an error, means it is up).
     pub async fn ping(&self, within: std::time::Duration) -> Result<(), String> {
         match tokio::time::timeout(within, self.client.list_buckets().send()).await {
@@ -181,6 +222,32 @@ impl UpstreamClient {
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Ok(false),
             Err(e) => Err(map_err(&format!("checking {bucket}/{key}"), e)),
+        }
+    }
+
+    /// Every key under `prefix` (all pages).
+    pub async fn list_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ApiError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| map_err(&format!("listing {bucket}/{prefix}"), e))?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => return Ok(keys),
+            }
         }
     }
 

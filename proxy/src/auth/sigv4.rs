@@ -185,18 +185,25 @@ fn check(keyring: &Keyring, req: &Request, s: Signed) -> Result<Identity, ApiErr
     if !s.signed_headers.iter().any(|h| h == "host") {
         return Err(ApiError::AccessDenied("SigV4: host must be signed".into()));
     }
-    let canonical = canonical_request(req, &s)?;
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{}\n{}\n{}",
-        s.amz_date,
-        s.scope.string(),
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
     let date = time::parse_amz_date(&s.amz_date)
         .ok_or_else(|| ApiError::AccessDenied("SigV4: bad date".into()))?;
     let key = generate_signing_key(&credential.secret_key, date, &s.scope.region, "s3");
-    let expected = calculate_signature(key.as_ref(), string_to_sign.as_bytes());
-    if !constant_time_eq(expected.as_bytes(), s.signature.as_bytes()) {
+    // The query canonically re-encoded (what the AWS specification asks), and as sent (what
+    // botocore signs when the URL it was given left `/` unencoded, as COS-style
+    // `?imageMogr2/…` URLs do). Both forms cover exactly the bytes received.
+    let mut matched = false;
+    for form in [QueryForm::Canonical, QueryForm::AsSent] {
+        let canonical = canonical_request(req, &s, form)?;
+        let string_to_sign = format!(
+            "{ALGORITHM}\n{}\n{}\n{}",
+            s.amz_date,
+            s.scope.string(),
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
+        let expected = calculate_signature(key.as_ref(), string_to_sign.as_bytes());
+        matched |= constant_time_eq(expected.as_bytes(), s.signature.as_bytes());
+    }
+    if !matched {
         return Err(mismatch("AWS4-HMAC-SHA256"));
     }
     let body = match s.payload.as_str() {
@@ -219,7 +226,13 @@ fn check(keyring: &Keyring, req: &Request, s: Signed) -> Result<Identity, ApiErr
     })
 }
 
-fn canonical_request(req: &Request, s: &Signed) -> Result<String, ApiError> {
+#[derive(Clone, Copy)]
+enum QueryForm {
+    Canonical,
+    AsSent,
+}
+
+fn canonical_request(req: &Request, s: &Signed, form: QueryForm) -> Result<String, ApiError> {
     // S3 paths are encoded once, as the client did; decoding and re-encoding canonically
     // gives the same string whatever harmless variations the client's encoder had.
     let uri = encode::path(&encode::decode(req.uri.path()));
@@ -227,11 +240,12 @@ fn canonical_request(req: &Request, s: &Signed) -> Result<String, ApiError> {
         .raw_query()
         .into_iter()
         .filter(|(k, _)| Some(encode::decode(k).as_str()) != s.skip_param)
-        .map(|(k, v)| {
-            (
+        .map(|(k, v)| match form {
+            QueryForm::Canonical => (
                 encode::strict(&encode::decode(k)),
                 encode::strict(&encode::decode_query(v)),
-            )
+            ),
+            QueryForm::AsSent => (k.to_string(), v.to_string()),
         })
         .collect();
     query.sort();

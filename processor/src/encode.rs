@@ -52,6 +52,7 @@ pub fn encode(frames: &[Frame], format: Format, s: &Settings<'_>) -> Result<Vec<
         .image;
     match format {
         Format::Jpeg => encode_jpeg(first, s),
+        Format::Webp if frames.len() > 1 => encode_webp_animation(frames, s),
         Format::Webp => encode_webp(first, s),
         Format::Png => encode_png(first, s),
         Format::Gif => encode_gif(frames),
@@ -133,6 +134,33 @@ fn encode_webp(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
     if mem.is_empty() {
         return Err(fail(Format::Webp, "libwebp returned no data"));
     }
+    Ok(mem.to_vec())
+}
+
+/// Every frame, with its duration, through libwebp's animation encoder.
+fn encode_webp_animation(frames: &[Frame], s: &Settings<'_>) -> Result<Vec<u8>> {
+    let first = &frames[0].image;
+    let (w, h) = (first.width(), first.height());
+    if w > 16383 || h > 16383 {
+        return Err(ProcessError::InvalidArgument(format!(
+            "{w}x{h} exceeds WebP's 16383 px per side"
+        )));
+    }
+    let mut config =
+        webp::WebPConfig::new().map_err(|()| fail(Format::Webp, "libwebp config failed"))?;
+    config.lossless = i32::from(s.lossless);
+    config.quality = f32::from(s.quality);
+    let rgba: Vec<image::RgbaImage> = frames.iter().map(|f| f.image.to_rgba8()).collect();
+    let mut enc = webp::AnimEncoder::new(w, h, &config);
+    enc.set_loop_count(0);
+    let mut timestamp = 0i32;
+    for (f, pixels) in frames.iter().zip(&rgba) {
+        enc.add_frame(webp::AnimFrame::from_rgba(pixels.as_raw(), w, h, timestamp));
+        timestamp = timestamp.saturating_add(f.delay_ms.min(i32::MAX as u32) as i32);
+    }
+    let mem = enc
+        .try_encode()
+        .map_err(|e| fail(Format::Webp, format!("{e:?}")))?;
     Ok(mem.to_vec())
 }
 

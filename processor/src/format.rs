@@ -24,6 +24,11 @@ impl Format {
         }
     }
 
+    /// Formats picops writes with every frame of an animation.
+    pub fn is_animatable(self) -> bool {
+        matches!(self, Format::Gif | Format::Webp)
+    }
+
     pub fn mime(self) -> &'static str {
         match self {
             Format::Jpeg => "image/jpeg",

@@ -81,13 +81,13 @@ impl Decoded {
     }
 }
 
-/// Which frames `rules` need from an input of `format`: all only when a rule writes GIF
-/// from a GIF (the only animated output).
+/// Which frames `rules` need from an input of `format`: all when the input may be animated
+/// (GIF, WebP) and a rule writes an animated format.
 pub fn frames_needed(format: Format, rules: &[Rule]) -> Frames {
-    let gif_out = rules
+    let animated_out = rules
         .iter()
-        .any(|r| OutputSpec::of(r).format_for(format) == Format::Gif);
-    if format == Format::Gif && gif_out {
+        .any(|r| OutputSpec::of(r).format_for(format).is_animatable());
+    if format.is_animatable() && animated_out {
         Frames::All
     } else {
         Frames::First

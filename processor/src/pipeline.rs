@@ -27,6 +27,8 @@ pub struct OutputSpec {
     pub strip: bool,
     pub size_limit: Option<u64>,
     pub ignore_error: bool,
+    /// `cgif/<n>`: at most n frames of an animation.
+    pub frame_limit: Option<u32>,
 }
 
 impl OutputSpec {
@@ -52,6 +54,7 @@ impl OutputSpec {
                 OutputOp::Strip => spec.strip = true,
                 OutputOp::SizeLimit(n) => spec.size_limit = Some(*n),
                 OutputOp::IgnoreError => spec.ignore_error = true,
+                OutputOp::FrameLimit(n) => spec.frame_limit = Some(*n),
             }
         }
         spec
@@ -160,12 +163,14 @@ fn run_inner(
 ) -> Result<Output> {
     let source = &decoded.source;
     let format = spec.format_for(source.format);
-    // Only GIF output keeps animation; everything else takes the first frame.
-    let frames = if format == Format::Gif {
-        decoded.frames.clone()
+    // GIF and WebP outputs keep the animation (up to `cgif/<n>` frames); other formats take
+    // the first frame.
+    let keep = if format.is_animatable() {
+        spec.frame_limit.map_or(usize::MAX, |n| n as usize)
     } else {
-        decoded.frames.iter().take(1).cloned().collect()
+        1
     };
+    let frames: Vec<Frame> = decoded.frames.iter().take(keep).cloned().collect();
     let mut ctx = Ctx {
         frames,
         logical: (source.width, source.height),

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from helpers import IMAGES, info, picops, process, ssim
 
@@ -279,6 +279,47 @@ def test_gif_animation_kept(tmp_path):
     with Image.open(EDGE / "animated.gif") as src, Image.open(out) as im:
         assert im.n_frames == src.n_frames > 1
         assert im.size == (100, 62) or im.size == (100, 63)
+
+
+def durations(path):
+    """Frame durations in ms, read by libvips (Pillow 13 does not report WebP durations)."""
+    out = subprocess.run(["vipsheader", "-f", "delay", str(path)], capture_output=True, text=True, check=True)
+    return [int(d) for d in out.stdout.split()]
+
+
+@pytest.mark.skipif(not shutil.which("vipsheader"), reason="libvips-tools not installed")
+@pytest.mark.parametrize("src,rule,fmt", [
+    ("animated.webp", "imageMogr2/thumbnail/100x", "WEBP"),
+    ("animated.webp", "imageMogr2/crop/60x40/gravity/center/rotate/90", "WEBP"),
+    ("animated.gif", "imageMogr2/thumbnail/100x/format/webp", "WEBP"),
+    ("animated.webp", "imageMogr2/thumbnail/100x/format/gif", "GIF"),
+])
+def test_animation_kept_with_durations(tmp_path, src, rule, fmt):
+    out = tmp_path / "out"
+    process(EDGE / src, rule, out)
+    with Image.open(out) as im:
+        assert im.format == fmt
+        n = im.n_frames
+    assert n == Image.open(EDGE / src).n_frames > 1
+    # GIF stores centiseconds: compare at that precision.
+    assert [d // 10 for d in durations(out)] == [d // 10 for d in durations(EDGE / src)]
+    assert all(d > 0 for d in durations(out))
+
+
+def test_cgif_keeps_n_frames_and_stills_take_the_first(tmp_path):
+    out = tmp_path / "two.gif"
+    process(EDGE / "animated.gif", "imageMogr2/cgif/2", out)
+    assert Image.open(out).n_frames == 2
+    out = tmp_path / "two.webp"
+    process(EDGE / "animated.webp", "imageMogr2/thumbnail/50x/cgif/2", out)
+    assert Image.open(out).n_frames == 2
+    png = tmp_path / "first.png"
+    process(EDGE / "animated.webp", "imageMogr2/thumbnail/50x/format/png", png)
+    with Image.open(png) as im, Image.open(EDGE / "animated.webp") as src:
+        assert getattr(im, "n_frames", 1) == 1
+        src.seek(0)
+        ref = src.convert("RGBA").resize(im.size)
+        assert ImageStat.Stat(ImageChops.difference(im.convert("RGBA"), ref)).mean[0] < 20
 
 
 def imagemagick_quality(path):

@@ -73,6 +73,8 @@ pub enum OutputOp {
     Strip,
     SizeLimit(u64),
     IgnoreError,
+    /// `cgif/<n>`: keep the first n frames of an animation.
+    FrameLimit(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

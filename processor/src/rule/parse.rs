@@ -174,6 +174,10 @@ fn parse_mogr(t: &mut Tokens<'_>) -> Result<Vec<MogrOp>> {
                 let (o, v) = t.value(name, offset)?;
                 MogrOp::Output(OutputOp::Interlace(parse_flag(v, o)?))
             }
+            "cgif" => {
+                let (o, v) = t.value(name, offset)?;
+                MogrOp::Output(OutputOp::FrameLimit(number(v, o, 1, 1000)?))
+            }
             "blur" => {
                 let (o, v) = t.value(name, offset)?;
                 let (r, s) = v

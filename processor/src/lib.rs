@@ -16,6 +16,8 @@ pub mod ops;
 pub mod pipeline;
 pub mod quality;
 pub mod rule;
+pub mod text;
+pub mod watermark;
 
 use serde::Serialize;
 

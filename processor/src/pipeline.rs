@@ -44,6 +44,7 @@ impl OutputSpec {
                         _ => None,
                     })),
                     Processor::ImageView2(v) => Box::new(v.output.iter()),
+                    Processor::Watermark(_) => Box::new(std::iter::empty()),
                 }
             });
         for op in outputs {
@@ -187,6 +188,13 @@ fn run_inner(
                 }
             }
             Processor::ImageView2(v) => view2_step(&mut ctx, v)?,
+            Processor::Watermark(w) => {
+                ctx.full_size()?;
+                ctx.tick()?;
+                let (iw, ih) = ctx.size();
+                let mark = crate::watermark::render(w, iw, ih, limits)?;
+                ctx.each(|img| Ok(crate::watermark::apply(img, &mark, w)))?;
+            }
         }
     }
     ctx.tick()?;
@@ -337,7 +345,7 @@ pub fn needed_size(rule: &Rule, source: &crate::decode::Source) -> (u32, u32) {
             }
             found
         }
-        None => None,
+        Some(Processor::Watermark(_)) | None => None,
     };
     match target {
         Some((w, h)) if turned => (h.min(full.0), w.min(full.1)),

@@ -19,4 +19,5 @@ pub mod styles;
 pub mod timeouts;
 pub mod upload;
 pub mod upstream;
+pub mod watermarks;
 pub mod xml;

@@ -8,7 +8,17 @@ use crate::cli::{InfoArgs, ProcessArgs};
 
 pub fn process(args: &ProcessArgs) -> Result<(), String> {
     let data = fs::read(&args.input).map_err(|e| format!("{}: {e}", args.input.display()))?;
-    let out = picops_processor::process(&data, &args.rule, &Limits::default())
+    let limits = Limits::default();
+    let mut rule = picops_processor::parse_rule(&args.rule).map_err(|e| e.to_string())?;
+    // Offline, an image watermark's URL names a local file (the server reads buckets instead).
+    for url in rule.watermark_urls() {
+        let path = url.strip_prefix("file://").unwrap_or(&url);
+        let bytes = fs::read(path).map_err(|e| format!("watermark {path}: {e}"))?;
+        rule.resolve_watermark(&url, std::sync::Arc::new(bytes));
+    }
+    let decoded = picops_processor::decode_for(&data, std::slice::from_ref(&rule), &limits)
+        .map_err(|e| e.to_string())?;
+    let out = picops_processor::apply(&decoded, &rule, &data, &limits, None)
         .map_err(|e| e.to_string())?;
     fs::write(&args.output, &out.bytes).map_err(|e| format!("{}: {e}", args.output.display()))?;
     if let Some(e) = &out.ignored_error {

@@ -305,7 +305,15 @@ impl Picops {
                     .get("if-none-match")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
-                realtime::handle(state, upstream, route, query, if_none_match.as_deref()).await
+                realtime::handle(
+                    state,
+                    upstream,
+                    identity,
+                    route,
+                    query,
+                    if_none_match.as_deref(),
+                )
+                .await
             }
         }
     }

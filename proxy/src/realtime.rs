@@ -10,7 +10,7 @@ use bytes::Bytes;
 use picops_processor::parse_rule;
 use sha2::{Digest, Sha256};
 
-use crate::auth::is_auth_param;
+use crate::auth::{is_auth_param, Identity};
 use crate::error::ApiError;
 use crate::metrics::METRICS;
 use crate::proxy::Reply;
@@ -119,6 +119,7 @@ fn json_reply(value: serde_json::Value) -> Reply {
 pub async fn handle(
     state: &State,
     upstream: &UpstreamClient,
+    identity: &Identity,
     route: &Route,
     query: ImageQuery,
     if_none_match: Option<&str>,
@@ -155,7 +156,16 @@ pub async fn handle(
         }
     };
     // The rule is checked before anything is fetched.
-    let rule = parse_rule(&rule_text)?;
+    let mut rule = parse_rule(&rule_text)?;
+    crate::watermarks::resolve(
+        std::slice::from_mut(&mut rule),
+        identity,
+        &state.keyring,
+        upstream,
+        &route.host,
+        &state.routing(),
+    )
+    .await?;
     let cache_key = (bucket.to_string(), key.clone(), rule_text.clone());
     let cached = state.result_cache.get(&cache_key);
     let fetched = upstream

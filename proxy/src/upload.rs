@@ -29,6 +29,7 @@ use crate::route::{validate_key, Route};
 use crate::styles;
 use crate::timeouts::{BodyRate, SlowClientLimits};
 use crate::upstream::{UpstreamClient, Upstreams};
+use crate::watermarks;
 use crate::xml::{self, OriginalInfo, ProcessedObject};
 
 /// Shared by every request.
@@ -47,6 +48,14 @@ pub struct State {
 }
 
 impl State {
+    /// How hosts map to buckets, from the configuration.
+    pub fn routing(&self) -> crate::route::Routing {
+        crate::route::Routing {
+            base_domains: self.config.base_domains.clone(),
+            domains: self.config.domains.clone(),
+        }
+    }
+
     pub fn new(config: Config, keyring: Keyring, upstreams: Upstreams) -> State {
         State {
             rate_limiter: RateLimiter::new(config.rate_limit),
@@ -150,8 +159,18 @@ pub async fn handle(
     for op in &ops.operations {
         identity.authorize(&state.keyring, Some(&op.bucket), &http::Method::PUT)?;
     }
+    let mut rules: Vec<Rule> = ops.operations.iter().map(|o| o.rule.clone()).collect();
+    watermarks::resolve(
+        &mut rules,
+        identity,
+        &state.keyring,
+        upstream,
+        &route.host,
+        &state.routing(),
+    )
+    .await?;
     // Shared by the plan and the parallel rule jobs.
-    let rules: Arc<Vec<Rule>> = Arc::new(ops.operations.iter().map(|o| o.rule.clone()).collect());
+    let rules: Arc<Vec<Rule>> = Arc::new(rules);
 
     // Memory is reserved before bytes are read, and pixels before they are decoded; both are
     // held until the answer is written.

@@ -9,6 +9,39 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The URLs of the image watermarks still to be fetched.
+    pub fn watermark_urls(&self) -> Vec<String> {
+        self.processors
+            .iter()
+            .filter_map(|p| match p {
+                Processor::Watermark(Watermark {
+                    mark:
+                        Mark::Image {
+                            source: MarkImage::Url(u),
+                            ..
+                        },
+                    ..
+                }) => Some(u.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Give every image watermark naming `url` its bytes.
+    pub fn resolve_watermark(&mut self, url: &str, bytes: std::sync::Arc<Vec<u8>>) {
+        for p in &mut self.processors {
+            if let Processor::Watermark(Watermark {
+                mark: Mark::Image { source, .. },
+                ..
+            }) = p
+            {
+                if matches!(source, MarkImage::Url(u) if u == url) {
+                    *source = MarkImage::Bytes(bytes.clone());
+                }
+            }
+        }
+    }
+
     /// The processors' names joined by `|` (`imageMogr2`, `imageView2|imageMogr2`), for
     /// metrics and logs.
     pub fn processor_names(&self) -> String {
@@ -17,6 +50,7 @@ impl Rule {
             .map(|p| match p {
                 Processor::ImageMogr2(_) => "imageMogr2",
                 Processor::ImageView2(_) => "imageView2",
+                Processor::Watermark(_) => "watermark",
             })
             .collect::<Vec<_>>()
             .join("|")
@@ -29,6 +63,59 @@ pub enum Processor {
     ImageMogr2(Vec<MogrOp>),
     /// `imageView2/<mode>/w/<W>/h/<H>/...`.
     ImageView2(View2),
+    /// `watermark/1/...` (image) or `watermark/2/...` (text).
+    Watermark(Watermark),
+}
+
+/// A watermark drawn over every frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watermark {
+    pub mark: Mark,
+    /// Default south-east.
+    pub gravity: Gravity,
+    /// Offsets from the anchored edges (default 10 px); the gaps between tiles with `batch`.
+    pub dx: u32,
+    pub dy: u32,
+    /// Opacity in percent, 1..=100.
+    pub dissolve: u8,
+    /// Tile the mark over the whole image.
+    pub batch: bool,
+    /// Rotation of the tiled mark, degrees clockwise (with `batch`).
+    pub degree: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mark {
+    Image {
+        source: MarkImage,
+        /// 1: scale a mark larger than the image down to fit; 2: crop it.
+        blogo: Option<u8>,
+        /// Scale the mark to ‰ of the image's width, height or area.
+        scale: Option<(ScaleBy, u32)>,
+    },
+    Text {
+        text: String,
+        /// Font size in px.
+        size: u32,
+        fill: Rgb,
+        /// Shadow opacity in percent (0: none).
+        shadow: u8,
+    },
+}
+
+/// Where an image watermark's bytes come from: the rule names a URL; the caller (who may
+/// read buckets, the processor may not) replaces it with the fetched bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MarkImage {
+    Url(String),
+    Bytes(std::sync::Arc<Vec<u8>>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleBy {
+    Width,
+    Height,
+    Area,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -16,12 +16,30 @@ pub fn parse_rule(text: &str) -> Result<Rule> {
     }
     let mut processors = Vec::new();
     let mut offset = 0;
+    let mut image_marks = 0;
     for part in text.split('|') {
         if processors.len() == MAX_PROCESSORS {
             return Err(ProcessError::rule(part, offset, "too many processors"));
         }
         let mut tokens = Tokens::new(part, offset);
-        processors.push(parse_processor(&mut tokens)?);
+        let p = parse_processor(&mut tokens)?;
+        if matches!(
+            p,
+            Processor::Watermark(Watermark {
+                mark: Mark::Image { .. },
+                ..
+            })
+        ) {
+            image_marks += 1;
+            if image_marks > MAX_IMAGE_WATERMARKS {
+                return Err(ProcessError::rule(
+                    part,
+                    offset,
+                    "at most 10 image watermarks",
+                ));
+            }
+        }
+        processors.push(p);
         offset += part.len() + 1;
     }
     Ok(Rule { processors })
@@ -76,10 +94,7 @@ fn parse_processor(t: &mut Tokens<'_>) -> Result<Processor> {
     match name {
         "imageMogr2" => parse_mogr(t).map(Processor::ImageMogr2),
         "imageView2" => parse_view2(t, offset).map(Processor::ImageView2),
-        "watermark" => Err(ProcessError::Unsupported(format!(
-            "processor 'watermark' (offset {offset}) is not available in this build yet"
-        ))),
-        "" => Err(ProcessError::rule(name, offset, "empty processor")),
+        "watermark" => parse_watermark(t, offset).map(Processor::Watermark),
         _ => Err(ProcessError::rule(name, offset, "unknown processor")),
     }
 }
@@ -439,6 +454,115 @@ fn parse_crop(v: &str, o: usize) -> Result<Crop> {
         dx: 0,
         dy: 0,
     })
+}
+
+/// At most this many image watermarks in one rule (PROTOCOL §3).
+pub const MAX_IMAGE_WATERMARKS: usize = 10;
+
+fn parse_watermark(t: &mut Tokens<'_>, offset: usize) -> Result<Watermark> {
+    let (mo, mode) = t.value("watermark", offset)?;
+    let image = match mode {
+        "1" => true,
+        "2" => false,
+        _ => {
+            return Err(ProcessError::rule(
+                mode,
+                mo,
+                "watermark mode must be 1 (image) or 2 (text)",
+            ))
+        }
+    };
+    let mut url = None;
+    let mut text = None;
+    let (mut blogo, mut scatype, mut spcent) = (None, None, None);
+    let (mut size, mut fill, mut shadow) = (None, None, 0u8);
+    let mut w = Watermark {
+        mark: Mark::Text {
+            text: String::new(),
+            size: 0,
+            fill: Rgb(0, 0, 0),
+            shadow: 0,
+        },
+        gravity: Gravity::SouthEast,
+        dx: 10,
+        dy: 10,
+        dissolve: if image { 100 } else { 90 },
+        batch: false,
+        degree: 0.0,
+    };
+    while let Some((o, name)) = t.next() {
+        let (vo, v) = t.value(name, o)?;
+        match (name, image) {
+            ("image", true) => {
+                let raw = decode_base64(v, vo)?;
+                url = Some(
+                    String::from_utf8(raw)
+                        .map_err(|_| ProcessError::rule(v, vo, "URL is not UTF-8"))?,
+                );
+            }
+            ("blogo", true) => blogo = Some(number(v, vo, 1, 2)? as u8),
+            ("scatype", true) => scatype = Some(number(v, vo, 1, 3)?),
+            ("spcent", true) => spcent = Some(number(v, vo, 1, 1000)?),
+            ("text", false) => {
+                let raw = decode_base64(v, vo)?;
+                let s = String::from_utf8(raw)
+                    .map_err(|_| ProcessError::rule(v, vo, "text is not UTF-8"))?;
+                if s.is_empty() || s.chars().count() > 256 {
+                    return Err(ProcessError::rule(
+                        v,
+                        vo,
+                        "text must have 1 to 256 characters",
+                    ));
+                }
+                text = Some(s);
+            }
+            ("font", false) => {
+                // One font ships with picops; any requested name is accepted and served by it.
+                decode_base64(v, vo)?;
+            }
+            ("fontsize", false) => size = Some(number(v, vo, 1, 1000)?),
+            ("fill", false) => fill = Some(parse_color(v, vo)?),
+            ("shadow", false) => shadow = number(v, vo, 0, 100)? as u8,
+            ("gravity", _) => w.gravity = parse_gravity(v, vo)?,
+            ("dx", _) => w.dx = number(v, vo, 0, 4096)?,
+            ("dy", _) => w.dy = number(v, vo, 0, 4096)?,
+            ("dissolve", _) => w.dissolve = number(v, vo, 1, 100)? as u8,
+            ("batch", _) => w.batch = number(v, vo, 0, 1)? == 1,
+            ("degree", _) => w.degree = f64::from(number(v, vo, 0, 360)?),
+            _ => return Err(ProcessError::rule(name, o, "unknown watermark parameter")),
+        }
+    }
+    w.mark = if image {
+        let url =
+            url.ok_or_else(|| ProcessError::rule("watermark/1", offset, "image is required"))?;
+        let scale = match (scatype, spcent) {
+            (Some(1), Some(p)) => Some((ScaleBy::Width, p)),
+            (Some(2), Some(p)) => Some((ScaleBy::Height, p)),
+            (Some(3), Some(p)) => Some((ScaleBy::Area, p)),
+            (None, None) => None,
+            _ => {
+                return Err(ProcessError::rule(
+                    "scatype",
+                    offset,
+                    "scatype and spcent go together",
+                ))
+            }
+        };
+        Mark::Image {
+            source: MarkImage::Url(url),
+            blogo,
+            scale,
+        }
+    } else {
+        Mark::Text {
+            text: text
+                .ok_or_else(|| ProcessError::rule("watermark/2", offset, "text is required"))?,
+            size: size.unwrap_or(40),
+            fill: fill.unwrap_or(Rgb(0x3d, 0x3d, 0x3d)),
+            shadow,
+        }
+    };
+    Ok(w)
 }
 
 fn parse_gravity(v: &str, o: usize) -> Result<Gravity> {

@@ -99,3 +99,18 @@ def test_picops_accepts_the_configuration_the_manifests_carry(tmp_path, source):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_example_configuration_is_accepted(tmp_path):
+    port, ops = free_port(), free_port()
+    log = tmp_path / "log"
+    args = [str(BIN), "serve", "--config", str(ROOT / "picops.example.toml"), "--listen", f"127.0.0.1:{port}",
+            "--ops-listen", f"127.0.0.1:{ops}", "--data-dir", str(tmp_path / "data")]
+    with open(log, "w") as f:
+        proc = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
+    try:
+        wait_listening(ops, proc, log)
+        assert requests.get(f"http://127.0.0.1:{ops}/readyz", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -342,3 +342,14 @@ secret_key = "{os.environ['PICOPS_E2E_OUTSIDER_SECRET']}"
     finally:
         srv.proc.terminate()
         srv.proc.wait(timeout=30)
+
+
+def test_signed_trailer_payloads_are_refused(server, s3, bucket):
+    """Chunks with a signed trailer would leave the trailer unchecked: refused, not trusted."""
+    before = listing(s3, bucket)
+    url = f"{server.endpoint}/{bucket}/neg/{uid()}.bin"
+    h = sigv4_headers("PUT", url, {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": "5"}, b"",
+                      payload="STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER")
+    r = requests.put(url, data=b"5\r\nhello\r\n0\r\n\r\n", headers=h, timeout=30)
+    assert r.status_code == 501 and "<Code>NotImplemented</Code>" in r.text, r.text
+    assert listing(s3, bucket) == before

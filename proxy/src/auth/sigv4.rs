@@ -216,8 +216,14 @@ fn check(keyring: &Keyring, req: &Request, s: Signed) -> Result<Identity, ApiErr
         p if p.len() == 64 && p.bytes().all(|b| b.is_ascii_hexdigit()) => {
             BodyCheck::Sha256(p.to_ascii_lowercase())
         }
-        // UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER: the body is not signed.
-        _ => BodyCheck::None,
+        UNSIGNED | "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => BodyCheck::None,
+        // Signed trailers (and anything else) would leave part of the body unchecked.
+        other => {
+            return Err(ApiError::NotImplemented(format!(
+                "x-amz-content-sha256 {other:?} is not supported; use a SHA-256, \
+                 UNSIGNED-PAYLOAD or STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+            )))
+        }
     };
     Ok(Identity {
         credential: Some(credential),

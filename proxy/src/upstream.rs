@@ -137,14 +137,35 @@ impl UpstreamClient {
         key: &str,
         max: u64,
     ) -> Result<(Bytes, String), ApiError> {
-        let out = self
+        self.get_if_changed(bucket, key, max, None)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Internal("the store answered 304 to an unconditional read".into())
+            })
+    }
+
+    /// As [`get`](Self::get), but `None` when the object's ETag is still `etag` (the store
+    /// answers 304 and sends no body).
+    pub async fn get_if_changed(
+        &self,
+        bucket: &str,
+        key: &str,
+        max: u64,
+        etag: Option<&str>,
+    ) -> Result<Option<(Bytes, String)>, ApiError> {
+        let sent = self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_if_none_match(etag.map(str::to_string))
             .send()
-            .await
-            .map_err(|e| map_err(&format!("reading {bucket}/{key}"), e))?;
+            .await;
+        let out = match sent {
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 304 => return Ok(None),
+            Err(e) => return Err(map_err(&format!("reading {bucket}/{key}"), e)),
+            Ok(out) => out,
+        };
         let len = out.content_length().unwrap_or(0).max(0) as u64;
         if len > max {
             return Err(ApiError::EntityTooLarge(format!(
@@ -157,48 +178,7 @@ impl UpstreamClient {
             .collect()
             .await
             .map_err(|e| ApiError::Internal(format!("reading {bucket}/{key}: {e}")))?;
-        Ok((data.into_bytes(), etag))
-    }
-
-    /// As [`get`](Self::get), but `None` when the object's ETag is still `etag` (the store
-    /// answers 304 and sends no body).
-    pub async fn get_if_changed(
-        &self,
-        bucket: &str,
-        key: &str,
-        max: u64,
-        etag: Option<&str>,
-    ) -> Result<Option<(Bytes, String)>, ApiError> {
-        let Some(etag) = etag else {
-            return self.get(bucket, key, max).await.map(Some);
-        };
-        let sent = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .if_none_match(etag)
-            .send()
-            .await;
-        match sent {
-            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 304 => Ok(None),
-            Err(e) => Err(map_err(&format!("reading {bucket}/{key}"), e)),
-            Ok(out) => {
-                let len = out.content_length().unwrap_or(0).max(0) as u64;
-                if len > max {
-                    return Err(ApiError::EntityTooLarge(format!(
-                        "{bucket}/{key} is {len} bytes; at most {max} can be processed"
-                    )));
-                }
-                let etag = out.e_tag().unwrap_or_default().to_string();
-                let data = out
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| ApiError::Internal(format!("reading {bucket}/{key}: {e}")))?;
-                Ok(Some((data.into_bytes(), etag)))
-            }
-        }
+        Ok(Some((data.into_bytes(), etag)))
     }
 
     /// Whether the upstream answers at all (any S3 answer, even an error, means it is up).

@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -54,31 +52,22 @@ fn image() -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The store: picops' own embedded s3s-fs store (the same code `picops serve` runs without
+/// `--upstream`), on its own port and thread, also accepting the test's service key.
 async fn start_store() -> (SocketAddr, PathBuf) {
     let dir = std::env::temp_dir().join(format!("picops-faults-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let fs = s3s_fs::FileSystem::new(&dir).unwrap();
-    let service = {
-        let mut b = s3s::service::S3ServiceBuilder::new(fs);
-        b.set_auth(s3s::auth::SimpleAuth::from_single(STORE_KEY, STORE_SECRET));
-        b.build()
+    let service_key = picops::auth::Credential {
+        access_key: STORE_KEY.into(),
+        secret_key: STORE_SECRET.into(),
+        buckets: None,
+        session_token: None,
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let http = ConnBuilder::new(TokioExecutor::new());
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            let conn = http
-                .serve_connection(TokioIo::new(socket), service.clone())
-                .into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-    });
+    let store = picops::embedded::start(&dir, &[service_key], Duration::from_secs(30)).unwrap();
+    let addr = store
+        .endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
     (addr, dir)
 }
 

@@ -291,11 +291,9 @@ mod tests {
     use super::*;
     use crate::auth::Credential;
 
-    /// The GET Object example of the AWS S3 SigV4 documentation ("Example: GET Object"),
-    /// whose expected signature is published there.
-    #[test]
-    fn aws_documentation_example() {
-        let kr = Keyring::new(
+    /// The key pair of the AWS documentation's examples.
+    fn documentation_keyring() -> Keyring {
+        Keyring::new(
             vec![Credential {
                 access_key: "AKIAIOSFODNN7EXAMPLE".into(),
                 secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
@@ -304,7 +302,14 @@ mod tests {
             }],
             vec![],
             Duration::from_secs(900),
-        );
+        )
+    }
+
+    /// The GET Object example of the AWS S3 SigV4 documentation ("Example: GET Object"),
+    /// whose expected signature is published there.
+    #[test]
+    fn aws_documentation_example() {
+        let kr = documentation_keyring();
         let uri: http::Uri = "/test.txt".parse().unwrap();
         let mut headers = http::HeaderMap::new();
         headers.insert("host", "examplebucket.s3.amazonaws.com".parse().unwrap());
@@ -349,16 +354,7 @@ mod tests {
     /// The pre-signed URL example of the same documentation.
     #[test]
     fn aws_presigned_example() {
-        let kr = Keyring::new(
-            vec![Credential {
-                access_key: "AKIAIOSFODNN7EXAMPLE".into(),
-                secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
-                buckets: None,
-                session_token: None,
-            }],
-            vec![],
-            Duration::from_secs(900),
-        );
+        let kr = documentation_keyring();
         let uri: http::Uri = "/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404".parse().unwrap();
         let mut headers = http::HeaderMap::new();
         headers.insert("host", "examplebucket.s3.amazonaws.com".parse().unwrap());

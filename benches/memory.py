@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Memory under pressure: 64 concurrent PUTs of a ~20 MB JPEG with Pic-Operations against
-`picops serve` (release, embedded store, default 1 GiB budget). Reports picops' peak RSS
+`picops serve` (release, embedded store, default 768 MiB budget). Reports picops' peak RSS
 (VmHWM) and how many uploads were answered 200 and 503 SlowDown. Writes the result into
 benches/README.md between the MEMORY markers.
 """
@@ -60,7 +60,7 @@ def main():
         srv.proc.terminate()
         srv.proc.wait(timeout=60)
     counts = {c: codes.count(c) for c in sorted(set(codes))}
-    text = (f"{UPLOADS} concurrent PUTs of a {len(body) / 1e6:.1f} MB 6000×4000 JPEG with 2 rules, default 1 GiB "
+    text = (f"{UPLOADS} concurrent PUTs of a {len(body) / 1e6:.1f} MB 6000×4000 JPEG with 2 rules, default 768 MiB "
             f"budget, 2 s admission wait: picops peak RSS {peak / 2**20:.0f} MiB; answers {counts}; "
             f"server {'still running' if alive else 'DIED'}.")
     print(text)

@@ -249,6 +249,11 @@ pub struct Config {
 
 pub const DEFAULT_MAX_BODY: u64 = 20 * 1024 * 1024;
 
+/// Bodies and pixels of all requests together. 768 MiB, so that with what the budget does
+/// not count (encoder and upstream client buffers, results being written) the process stays
+/// near 1 GiB (measured by benches/memory.py).
+pub const DEFAULT_MEMORY_BUDGET: u64 = 768 << 20;
+
 /// A random key pair for a server started without any, printed at start.
 fn generate_credential() -> Credential {
     use rand::distributions::{Alphanumeric, DistString};
@@ -437,7 +442,7 @@ impl Config {
             memory_budget: args
                 .memory_budget
                 .or(l.memory_budget)
-                .unwrap_or(1 << 30)
+                .unwrap_or(DEFAULT_MEMORY_BUDGET)
                 .max(1 << 20),
             admission_wait: std::time::Duration::from_millis(
                 args.admission_wait_ms

@@ -44,13 +44,14 @@ pub struct Ctx {
     body_rate: Option<BodyRate>,
 }
 
-/// A streamed body is only as trustworthy as its last byte: each piece is released once
-/// verified, and the very last byte is held back until the whole body has been checked, so an
-/// upstream never receives a complete body that failed verification (it sees a short body and
-/// stores nothing).
+/// A streamed body is only as trustworthy as its end: each piece is released once the next
+/// one has arrived, and the last piece only after the whole body has been verified, so an
+/// upstream never receives a complete body that failed verification (it sees a short body
+/// and stores nothing). Holding back a whole piece, not a byte, forwards the pieces without
+/// copying them.
 struct BodyGuard {
     check: GuardCheck,
-    held: Option<u8>,
+    held: Option<Bytes>,
 }
 
 enum GuardCheck {
@@ -70,27 +71,36 @@ impl BodyGuard {
                 input
             }
         };
-        let mut out = Vec::with_capacity(verified.len() + 1);
-        out.extend(self.held.take());
-        out.extend_from_slice(&verified);
-        if end {
-            match &mut self.check {
-                GuardCheck::SignedChunks(d) => d.finish()?,
-                GuardCheck::Sha256(h, expected) => {
-                    let actual = hex::encode(std::mem::take(h).finalize());
-                    if !auth::constant_time_eq(actual.as_bytes(), expected.as_bytes()) {
-                        return Err(ApiError::SignatureDoesNotMatch(
-                            "the body does not match the x-amz-content-sha256 the request was \
-                             signed with"
-                                .into(),
-                        ));
-                    }
+        if !end {
+            // An empty piece stays unsent; the held one waits for a non-empty successor.
+            if verified.is_empty() {
+                return Ok(Bytes::new());
+            }
+            return Ok(self.held.replace(verified).unwrap_or_default());
+        }
+        match &mut self.check {
+            GuardCheck::SignedChunks(d) => d.finish()?,
+            GuardCheck::Sha256(h, expected) => {
+                let actual = hex::encode(std::mem::take(h).finalize());
+                if !auth::constant_time_eq(actual.as_bytes(), expected.as_bytes()) {
+                    return Err(ApiError::SignatureDoesNotMatch(
+                        "the body does not match the x-amz-content-sha256 the request was \
+                         signed with"
+                            .into(),
+                    ));
                 }
             }
-        } else {
-            self.held = out.pop();
         }
-        Ok(Bytes::from(out))
+        Ok(match self.held.take() {
+            None => verified,
+            Some(held) if verified.is_empty() => held,
+            Some(held) => {
+                let mut out = bytes::BytesMut::with_capacity(held.len() + verified.len());
+                out.extend_from_slice(&held);
+                out.extend_from_slice(&verified);
+                out.freeze()
+            }
+        })
     }
 }
 

@@ -157,15 +157,16 @@ pub async fn handle(
     };
     // The rule is checked before anything is fetched.
     let mut rule = parse_rule(&rule_text)?;
-    crate::watermarks::resolve(
-        std::slice::from_mut(&mut rule),
-        identity,
-        &state.keyring,
-        upstream,
-        &route.host,
-        &state.routing(),
-    )
-    .await?;
+    // Processing on GET counts against the bucket's rate like uploads do.
+    state.admit(bucket)?;
+    state
+        .fetch_watermarks(
+            std::slice::from_mut(&mut rule),
+            identity,
+            upstream,
+            &route.host,
+        )
+        .await?;
     let cache_key = (bucket.to_string(), key.clone(), rule_text.clone());
     let cached = state.result_cache.get(&cache_key);
     let fetched = upstream

@@ -48,6 +48,37 @@ pub struct State {
 }
 
 impl State {
+    /// Take one of `bucket`'s processing tokens (PROTOCOL §6), or say when to retry.
+    pub fn admit(&self, bucket: &str) -> Result<(), ApiError> {
+        self.rate_limiter
+            .admit(bucket, Instant::now())
+            .map_err(|secs| {
+                ApiError::SlowDown(format!(
+                    "bucket {bucket} is over its rate of {} processing requests per second; retry in {secs} s",
+                    self.config.rate_limit
+                ))
+            })
+    }
+
+    /// Fetch the image watermarks `rules` name, with the caller's rights.
+    pub async fn fetch_watermarks(
+        &self,
+        rules: &mut [Rule],
+        identity: &Identity,
+        upstream: &UpstreamClient,
+        own_host: &str,
+    ) -> Result<(), ApiError> {
+        watermarks::resolve(
+            rules,
+            identity,
+            &self.keyring,
+            upstream,
+            own_host,
+            &self.routing(),
+        )
+        .await
+    }
+
     /// How hosts map to buckets, from the configuration.
     pub fn routing(&self) -> crate::route::Routing {
         crate::route::Routing {
@@ -141,12 +172,7 @@ pub async fn handle(
             "the request signature must cover the Pic-Operations header".into(),
         ));
     }
-    if let Err(secs) = state.rate_limiter.admit(&bucket, Instant::now()) {
-        return Err(ApiError::SlowDown(format!(
-            "bucket {bucket} is over its rate of {} processing requests per second; retry in {secs} s",
-            state.config.rate_limit
-        )));
-    }
+    state.admit(&bucket)?;
     let upstream = state.upstreams.for_identity(identity).client();
     let styles = styles::resolve(
         &state.config.styles,
@@ -160,15 +186,9 @@ pub async fn handle(
         identity.authorize(&state.keyring, Some(&op.bucket), &http::Method::PUT)?;
     }
     let mut rules: Vec<Rule> = ops.operations.iter().map(|o| o.rule.clone()).collect();
-    watermarks::resolve(
-        &mut rules,
-        identity,
-        &state.keyring,
-        upstream,
-        &route.host,
-        &state.routing(),
-    )
-    .await?;
+    state
+        .fetch_watermarks(&mut rules, identity, upstream, &route.host)
+        .await?;
     // Shared by the plan and the parallel rule jobs.
     let rules: Arc<Vec<Rule>> = Arc::new(rules);
 

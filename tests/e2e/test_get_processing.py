@@ -86,3 +86,23 @@ def test_style_on_get_and_errors(cos, server, s3, bucket):
     # Plain GETs are still passthrough.
     plain = signed("GET", f"{server.endpoint}/{bucket}/{key}")
     assert plain.content == PHOTO.read_bytes()
+
+
+def test_get_processing_counts_against_the_rate_limit(tmp_path, s3, bucket):
+    import os
+
+    from e2e.server import start_server
+    srv = start_server(tmp_path, ["--rate-limit", "1"])
+    try:
+        if not os.environ.get("PICOPS_E2E_UPSTREAM"):
+            assert signed("PUT", f"{srv.endpoint}/{bucket}").status_code == 200
+        key = f"rt/{uuid.uuid4().hex[:8]}/a.jpg"
+        assert signed("PUT", f"{srv.endpoint}/{bucket}/{key}", data=PHOTO.read_bytes()).status_code == 200
+        url = f"{srv.endpoint}/{bucket}/{key}?imageMogr2/thumbnail/10x"
+        first, second = signed("GET", url), signed("GET", url)
+        assert first.status_code == 200, first.text
+        assert second.status_code == 503 and second.headers["Retry-After"] == "1", second.text
+        assert signed("GET", f"{srv.endpoint}/{bucket}/{key}").status_code == 200  # plain GETs are not limited
+    finally:
+        srv.proc.terminate()
+        srv.proc.wait(timeout=30)

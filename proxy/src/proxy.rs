@@ -464,36 +464,27 @@ impl ProxyHttp for Picops {
         end_of_stream: bool,
         ctx: &mut Ctx,
     ) -> PResult<()> {
-        if let Some(b) = body.as_ref() {
-            METRICS.bytes_in.inc_by(b.len() as u64);
-            if let Some(Err(e)) = ctx.body_rate.as_mut().map(|r| r.add(b.len())) {
-                let status = e.status();
-                ctx.failed = Some(e);
-                return Err(PError::explain(
-                    ErrorType::HTTPStatus(status),
-                    "request body too slow",
-                ));
+        let checked = (|| {
+            if let Some(b) = body.as_ref() {
+                METRICS.bytes_in.inc_by(b.len() as u64);
+                if let Some(rate) = ctx.body_rate.as_mut() {
+                    rate.add(b.len())?;
+                }
             }
-        }
-        let Some(guard) = ctx.guard.as_mut() else {
-            return Ok(());
-        };
-        // `None` would tell pingora the body ended; an empty piece is simply not written.
-        let input = body.take().unwrap_or_default();
-        match guard.filter(input, end_of_stream) {
-            Ok(out) => {
-                *body = Some(out);
-                Ok(())
-            }
-            Err(e) => {
-                let status = e.status();
-                ctx.failed = Some(e);
-                Err(PError::explain(
-                    ErrorType::HTTPStatus(status),
-                    "request body failed verification",
-                ))
-            }
-        }
+            let Some(guard) = ctx.guard.as_mut() else {
+                return Ok(());
+            };
+            // `None` would tell pingora the body ended; an empty piece is simply not written.
+            let input = body.take().unwrap_or_default();
+            *body = Some(guard.filter(input, end_of_stream)?);
+            Ok(())
+        })();
+        // The reason is kept for `fail_to_proxy`, which answers it as COS XML.
+        checked.map_err(|e: ApiError| {
+            let status = e.status();
+            ctx.failed = Some(e);
+            PError::explain(ErrorType::HTTPStatus(status), "request body refused")
+        })
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &PError, ctx: &mut Ctx) -> FailToProxy
@@ -550,17 +541,9 @@ impl ProxyHttp for Picops {
         let mut path = upstream_path(route.bucket.as_deref(), &route.key);
         // The client's signature parameters mean nothing upstream (picops signs anew).
         let query: Vec<&str> = route
-            .query
-            .as_deref()
-            .unwrap_or("")
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .filter(|kv| {
-                let name = kv.split_once('=').map_or(*kv, |(k, _)| k);
-                !auth::is_auth_param(
-                    &percent_encoding::percent_decode_str(name).decode_utf8_lossy(),
-                )
-            })
+            .params()
+            .filter(|(name, _)| !auth::is_auth_param(name))
+            .map(|(_, pair)| pair)
             .collect();
         if !query.is_empty() {
             path.push('?');

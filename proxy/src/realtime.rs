@@ -10,7 +10,7 @@ use bytes::Bytes;
 use picops_processor::parse_rule;
 use sha2::{Digest, Sha256};
 
-use crate::auth::{is_auth_param, Identity};
+use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::metrics::METRICS;
 use crate::proxy::Reply;
@@ -32,24 +32,17 @@ pub enum ImageQuery {
 /// The processing part of a GET's query, if any: the first parameter that is a rule (other
 /// parameters, such as a pre-signed URL's, are ignored here).
 pub fn image_query(route: &Route) -> Option<ImageQuery> {
-    let query = route.query.as_deref()?;
-    query.split('&').find_map(|kv| {
-        let name = kv.split_once('=').map_or(kv, |(k, _)| k);
-        let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
-        if is_auth_param(&name) {
-            return None;
+    // A signature's parameters (`q-…`, `X-Amz-…`) match none of these names.
+    route.params().find_map(|(name, _)| match name.as_ref() {
+        "imageInfo" => Some(ImageQuery::Info),
+        "imageAve" => Some(ImageQuery::Ave),
+        n if ["imageMogr2/", "imageView2/", "watermark/", "style/"]
+            .iter()
+            .any(|p| n.starts_with(p)) =>
+        {
+            Some(ImageQuery::Rule(n.to_string()))
         }
-        match name.as_ref() {
-            "imageInfo" => Some(ImageQuery::Info),
-            "imageAve" => Some(ImageQuery::Ave),
-            n if ["imageMogr2/", "imageView2/", "watermark/", "style/"]
-                .iter()
-                .any(|p| n.starts_with(p)) =>
-            {
-                Some(ImageQuery::Rule(n.to_string()))
-            }
-            _ => None,
-        }
+        _ => None,
     })
 }
 

@@ -47,6 +47,16 @@ impl Route {
         self.param(name).is_some()
     }
 
+    /// Every query parameter as (percent-decoded name, `name=value` as sent).
+    pub fn params(&self) -> impl Iterator<Item = (String, &str)> {
+        self.query
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| (decode(kv.split_once('=').map_or(kv, |(k, _)| k)), kv))
+    }
+
     pub fn param(&self, name: &str) -> Option<String> {
         self.query.as_deref()?.split('&').find_map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));

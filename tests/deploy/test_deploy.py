@@ -71,6 +71,21 @@ def configs(docs):
     return toml, creds
 
 
+def serves(tmp_path, args, probe):
+    """Start picops with `args` (plus listen addresses) and check the ops `probe` answers 200."""
+    port, ops = free_port(), free_port()
+    log = tmp_path / "log"
+    args = [*args, "--listen", f"127.0.0.1:{port}", "--ops-listen", f"127.0.0.1:{ops}"]
+    with open(log, "w") as f:
+        proc = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
+    try:
+        wait_listening(ops, proc, log)
+        assert requests.get(f"http://127.0.0.1:{ops}{probe}", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 @pytest.mark.parametrize("source", ["chart", "gateway.yaml", "sidecar.yaml"])
 def test_picops_accepts_the_configuration_the_manifests_carry(tmp_path, source):
     if source == "chart":
@@ -85,32 +100,12 @@ def test_picops_accepts_the_configuration_the_manifests_carry(tmp_path, source):
     if toml:
         (tmp_path / "picops.toml").write_text(toml)
         args += ["--config", str(tmp_path / "picops.toml")]
-    port, ops = free_port(), free_port()
-    # Addresses and upstream are overridden by flags (nothing listens on the manifests' hosts
-    # here); everything else is read from the files as the Pod would.
-    args += ["--listen", f"127.0.0.1:{port}", "--ops-listen", f"127.0.0.1:{ops}",
-             "--upstream", f"http://127.0.0.1:{free_port()}", "--upstream-access-key", "k", "--upstream-secret-key", "s"]
-    log = tmp_path / "log"
-    with open(log, "w") as f:
-        proc = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
-    try:
-        wait_listening(ops, proc, log)
-        assert requests.get(f"http://127.0.0.1:{ops}/healthz", timeout=10).status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    # The upstream is overridden by flags (nothing listens on the manifests' hosts here);
+    # everything else is read from the files as the Pod would.
+    args += ["--upstream", f"http://127.0.0.1:{free_port()}", "--upstream-access-key", "k", "--upstream-secret-key", "s"]
+    serves(tmp_path, args, "/healthz")
 
 
 def test_the_example_configuration_is_accepted(tmp_path):
-    port, ops = free_port(), free_port()
-    log = tmp_path / "log"
-    args = [str(BIN), "serve", "--config", str(ROOT / "picops.example.toml"), "--listen", f"127.0.0.1:{port}",
-            "--ops-listen", f"127.0.0.1:{ops}", "--data-dir", str(tmp_path / "data")]
-    with open(log, "w") as f:
-        proc = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
-    try:
-        wait_listening(ops, proc, log)
-        assert requests.get(f"http://127.0.0.1:{ops}/readyz", timeout=10).status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    serves(tmp_path, [str(BIN), "serve", "--config", str(ROOT / "picops.example.toml"),
+                      "--data-dir", str(tmp_path / "data")], "/readyz")

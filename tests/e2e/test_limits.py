@@ -78,10 +78,12 @@ def raw(srv, data_parts, pause=0.0, read_timeout=20):
     return answer.split(b"\r\n", 1)[0].decode(errors="replace"), answer, time.time() - t0
 
 
-def raw_head(method, srv, path, headers):
-    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{srv.port}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    return "\r\n".join(lines) + "\r\n\r\n"
+def signed_head(srv, url, headers, body=b"", payload="UNSIGNED-PAYLOAD"):
+    """The bytes of a signed PUT request head for `url`, to write on a raw socket."""
+    h = sigv4_headers("PUT", url, headers, body, payload=payload)
+    lines = [f"PUT {url.split(str(srv.port), 1)[1]} HTTP/1.1", f"Host: 127.0.0.1:{srv.port}"]
+    lines += [f"{k}: {v}" for k, v in h.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def test_header_sent_one_byte_per_second_is_cut_off(slow_server):
@@ -96,11 +98,8 @@ def test_processing_body_trickled_is_cut_off_and_nothing_written(slow_server):
     srv = slow_server
     before = listing(srv, srv.bucket)
     url = f"{srv.endpoint}/{srv.bucket}/slow/{uid()}.jpg"
-    h = sigv4_headers("PUT", url, {"Pic-Operations": RULE, "Content-Length": str(len(SMALL))}, b"",
-                      payload="UNSIGNED-PAYLOAD")
-    path = url.split(str(srv.port), 1)[1]
-    head = raw_head("PUT", srv, path, h)
-    parts = [head.encode()] + [SMALL[i:i + 100] for i in range(0, 3000, 100)]
+    head = signed_head(srv, url, {"Pic-Operations": RULE, "Content-Length": str(len(SMALL))})
+    parts = [head] + [SMALL[i:i + 100] for i in range(0, 3000, 100)]
     status, answer, took = raw(srv, parts, pause=0.5)  # 200 bytes/s against a 2048 minimum
     assert status.startswith("HTTP/1.1 408"), answer[:300]
     assert b"<Code>RequestTimeout</Code>" in answer
@@ -112,9 +111,8 @@ def test_passthrough_body_trickled_is_cut_off(slow_server):
     srv = slow_server
     before = listing(srv, srv.bucket)
     url = f"{srv.endpoint}/{srv.bucket}/slow/{uid()}.bin"
-    h = sigv4_headers("PUT", url, {"Content-Length": "2000"}, b"", payload="UNSIGNED-PAYLOAD")
-    head = raw_head("PUT", srv, url.split(str(srv.port), 1)[1], h)
-    status, answer, took = raw(srv, [head.encode()] + [b"x" * 50] * 40, pause=0.25)
+    head = signed_head(srv, url, {"Content-Length": "2000"})
+    status, answer, took = raw(srv, [head] + [b"x" * 50] * 40, pause=0.25)
     assert status.startswith("HTTP/1.1 408"), answer[:300]
     assert b"<Code>RequestTimeout</Code>" in answer
     assert took < 9
@@ -124,12 +122,9 @@ def test_passthrough_body_trickled_is_cut_off(slow_server):
 def test_over_the_cap_is_refused_without_reading_the_rest(slow_server):
     srv = slow_server
     url = f"{srv.endpoint}/{srv.bucket}/big/{uid()}.jpg"
-    h = sigv4_headers("PUT", url, {"Pic-Operations": RULE, "Content-Length": str(21 << 20)}, b"",
-                      payload="UNSIGNED-PAYLOAD")
-    path = url.split(str(srv.port), 1)[1]
-    head = raw_head("PUT", srv, path, h)
+    head = signed_head(srv, url, {"Pic-Operations": RULE, "Content-Length": str(21 << 20)})
     # Only 1 KiB of the announced 21 MiB is ever sent: the answer must not wait for the rest.
-    status, answer, took = raw(srv, [head.encode(), b"\xff" * 1024], read_timeout=10)
+    status, answer, took = raw(srv, [head, b"\xff" * 1024], read_timeout=10)
     assert status.startswith("HTTP/1.1 413"), answer[:300]
     assert b"<Code>EntityTooLarge</Code>" in answer
     assert took < 5
@@ -172,8 +167,8 @@ def test_rate_limit_per_bucket(slow_server):
     wires = []
     for i in range(200):
         url = f"{srv.endpoint}/{srv.bucket}/rate/{i}.png"
-        h = sigv4_headers("PUT", url, {"Pic-Operations": RULE, "Content-Length": str(len(body))}, body)
-        wires.append(raw_head("PUT", srv, url.split(str(srv.port), 1)[1], h).encode() + body)
+        wires.append(signed_head(srv, url, {"Pic-Operations": RULE, "Content-Length": str(len(body))}, body,
+                                 payload=None) + body)
     socks = []
     t0 = time.time()
     for w in wires:

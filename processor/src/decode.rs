@@ -11,6 +11,7 @@ use zune_jpeg::JpegDecoder;
 use crate::error::{ProcessError, Result};
 use crate::exif;
 use crate::format::{find_jpeg_soi, Format};
+use crate::jpeg_scaled;
 use crate::limits::Limits;
 use crate::quality;
 
@@ -253,7 +254,12 @@ pub fn decode_probed(
                 ));
             }
             if denom > 1 {
-                vec![still(decode_jpeg_scaled(data, &source, denom)?)]
+                let soi = find_jpeg_soi(data).ok_or_else(|| corrupt("no JPEG start marker"))?;
+                let image = match jpeg_scaled::decode(&data[soi..], denom) {
+                    Some(image) => image,
+                    None => decode_jpeg_scaled(data, &source, denom)?,
+                };
+                vec![still(image)]
             } else {
                 vec![still(decode_jpeg(data)?)]
             }
@@ -288,8 +294,9 @@ pub fn shrink_denominator(w: u32, h: u32, mw: u32, mh: u32) -> u32 {
         .unwrap_or(1)
 }
 
-/// Shrink-on-load through jpeg-decoder's scaled IDCT (zune-jpeg has none). CMYK and 16-bit
-/// inputs take the full-size path, where colour conversion is already right.
+/// Shrink-on-load for what [`jpeg_scaled`] does not cover (progressive files above all),
+/// through jpeg-decoder's scaled IDCT (zune-jpeg has none). CMYK and 16-bit inputs take the
+/// full-size path, where colour conversion is already right.
 fn decode_jpeg_scaled(data: &[u8], source: &Source, denom: u32) -> Result<DynamicImage> {
     let soi = find_jpeg_soi(data).ok_or_else(|| corrupt("no JPEG start marker"))?;
     let mut d = jpeg_decoder::Decoder::new(&data[soi..]);
@@ -390,10 +397,10 @@ fn gif_frames(data: &[u8]) -> Vec<(u32, u32)> {
 /// stuffed or a restart marker, so the first FFD9 after SOS is the image's own end.
 fn has_end_of_image(jpeg: &[u8]) -> bool {
     let sos = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]);
-    match sos {
-        Some(at) => jpeg[at..].windows(2).any(|w| w == [0xFF, 0xD9]),
-        None => false,
-    }
+    // From the end: the marker sits in the last bytes of a sound file, so this reads a few
+    // bytes instead of the whole scan.
+    let eoi = jpeg.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    matches!((sos, eoi), (Some(sos), Some(eoi)) if eoi > sos)
 }
 
 fn decode_gif(

@@ -11,6 +11,7 @@ pub mod error;
 pub mod exif;
 pub mod format;
 pub mod geometry;
+mod jpeg_scaled;
 pub mod limits;
 pub mod ops;
 pub mod pipeline;

@@ -16,6 +16,22 @@ from e2e.server import start_server  # noqa: E402
 from load import run  # noqa: E402
 
 BODY = os.urandom(1 << 20)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far (from /proc)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def measured(pid, rate_row):
+    """Runs a load row and adds picops' CPU time per request during it."""
+    before = cpu_seconds(pid)
+    rate, p50, p99, err = rate_row()
+    seconds = float(os.environ.get("LOAD_SECONDS", "15"))
+    per_request = (cpu_seconds(pid) - before) / max(1, rate * seconds) * 1000
+    return rate, p50, p99, err, per_request
 CONCURRENCY = int(os.environ.get("PASS_CONCURRENCY", "8"))
 
 
@@ -31,16 +47,21 @@ def main():
         bucket = f"pass-{uuid.uuid4().hex[:8]}"
         direct.create_bucket(Bucket=bucket)
         direct.put_object(Bucket=bucket, Key="one", Body=BODY)
+        pid = srv.proc.pid
         for name, c in (("direct to Garage", direct), ("through picops", client(srv.endpoint))):
-            rows.append((name, "GET 1 MB", *run(CONCURRENCY, lambda: c.get_object(Bucket=bucket, Key="one")["Body"].read())))
-            rows.append((name, "PUT 1 MB", *run(CONCURRENCY, lambda: c.put_object(Bucket=bucket, Key=f"k/{uuid.uuid4().hex}", Body=BODY))))
+            get = lambda: c.get_object(Bucket=bucket, Key="one")["Body"].read()  # noqa: E731
+            put = lambda: c.put_object(Bucket=bucket, Key=f"k/{uuid.uuid4().hex}", Body=BODY)  # noqa: E731
+            rows.append((name, "GET 1 MB", *measured(pid, lambda: run(CONCURRENCY, get))))
+            rows.append((name, "PUT 1 MB", *measured(pid, lambda: run(CONCURRENCY, put))))
     finally:
         srv.proc.terminate()
         srv.proc.wait(timeout=30)
     lines = [f"boto3, concurrency {CONCURRENCY}, {os.environ.get('LOAD_SECONDS', '15')} s per row.", "",
-             "| path | request | req/s | p50 ms | p99 ms | errors |", "|---|---|---:|---:|---:|---:|"]
-    for name, op, rate, p50, p99, err in rows:
-        lines.append(f"| {name} | {op} | {rate:.1f} | {p50:.1f} | {p99:.1f} | {err} |")
+             "| path | request | req/s | p50 ms | p99 ms | errors | picops CPU ms / request |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for name, op, rate, p50, p99, err, cpu in rows:
+        cpu_text = f"{cpu:.2f}" if name.startswith("through") else "—"
+        lines.append(f"| {name} | {op} | {rate:.1f} | {p50:.1f} | {p99:.1f} | {err} | {cpu_text} |")
     for op in ("GET 1 MB", "PUT 1 MB"):
         d = next(r for r in rows if r[0].startswith("direct") and r[1] == op)
         p = next(r for r in rows if r[0].startswith("through") and r[1] == op)

@@ -114,6 +114,9 @@ pub struct Plan {
     frames: Frames,
     min_size: (u32, u32),
     rules: usize,
+    /// A progressive JPEG's components: its decoders keep every DCT coefficient of the full
+    /// image (2 bytes each) until the last scan, whatever the output size.
+    progressive_components: Option<u8>,
 }
 
 impl Plan {
@@ -132,7 +135,10 @@ impl Plan {
             Frames::First => 1,
         };
         let decoded = u64::from((w / d).max(1)) * u64::from((h / d).max(1)) * 4 * frames;
-        decoded * (1 + self.rules.max(1) as u64)
+        let coefficients = self
+            .progressive_components
+            .map_or(0, |c| u64::from(w) * u64::from(h) * 2 * u64::from(c));
+        decoded * (1 + self.rules.max(1) as u64) + coefficients
     }
 }
 
@@ -144,11 +150,17 @@ pub fn plan(data: &[u8], rules: &[Rule], limits: &Limits) -> Result<Plan> {
     } else {
         needed_size(rules, &source)
     };
+    let progressive_components = match source.format {
+        Format::Jpeg => format::find_jpeg_soi(data)
+            .and_then(|soi| jpeg_scaled::progressive_components(&data[soi..])),
+        _ => None,
+    };
     Ok(Plan {
         frames: frames_needed(source.format, rules),
         source,
         min_size,
         rules: rules.len(),
+        progressive_components,
     })
 }
 

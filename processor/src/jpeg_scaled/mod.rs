@@ -64,6 +64,26 @@ pub(crate) fn decode(jpeg: &[u8], denom: u32) -> Option<DynamicImage> {
     Some(assemble(&header, &planes, out_w, out_h))
 }
 
+/// For a progressive JPEG, its number of components (read from the frame header); `None`
+/// for any other file.
+pub(crate) fn progressive_components(jpeg: &[u8]) -> Option<u8> {
+    let mut pos = 2;
+    loop {
+        while *jpeg.get(pos)? == 0xFF {
+            pos += 1;
+        }
+        let marker = *jpeg.get(pos)?;
+        let len = usize::from(be16(jpeg, pos + 1)?);
+        match marker {
+            0xC2 => return jpeg.get(pos + 8).copied(),
+            0xC0 | 0xC1 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDA | 0xD9 => {
+                return None
+            }
+            _ => pos += 1 + len,
+        }
+    }
+}
+
 struct Component {
     id: u8,
     h: usize,
@@ -981,6 +1001,24 @@ mod tests {
                 assert!(diff < 2.5, "{name} 1/{denom}: mean difference {diff}");
             }
         }
+    }
+
+    #[test]
+    fn tells_progressive_files_from_the_header() {
+        let read = |name: &str| std::fs::read(images().join(name)).expect("test image");
+        assert_eq!(
+            progressive_components(&read("photos/autumn-2560x1600.jpg")),
+            Some(3)
+        );
+        assert_eq!(
+            progressive_components(&read("edge/progressive.jpg")),
+            Some(3)
+        );
+        assert_eq!(
+            progressive_components(&read("photos/safelanding-5120x2880.jpg")),
+            None
+        );
+        assert_eq!(progressive_components(&read("edge/hopper_gray.jpg")), None);
     }
 
     #[test]

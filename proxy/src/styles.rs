@@ -131,6 +131,7 @@ pub async fn handle(
                     &format!("{PREFIX}{name}"),
                     rule.into_bytes().into(),
                     "text/plain",
+                    None,
                 )
                 .await?;
             Ok(String::new())

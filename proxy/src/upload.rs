@@ -210,6 +210,12 @@ pub async fn handle(
             )
             .await?;
             let content_type = header_str(session, "content-type")?;
+            // The body's SHA-256, when the signature declared one and read_body checked it,
+            // signs the original's upstream write too: one hash of a large upload, not two.
+            let sha256 = match &identity.body {
+                BodyCheck::Sha256(hash) => Some(hash.clone()),
+                _ => None,
+            };
             let plan = plan_for(&body, &rules, state)?;
             budget
                 .grow_to(state, body.len() as u64 + plan.memory_bytes())
@@ -220,8 +226,11 @@ pub async fn handle(
                 route,
                 &bucket,
                 &ops,
-                body,
-                content_type,
+                Original {
+                    body,
+                    content_type: content_type.unwrap_or_default(),
+                    sha256,
+                },
                 processed,
             )
             .await
@@ -547,25 +556,27 @@ async fn put_flow(
     route: &Route,
     bucket: &str,
     ops: &PicOperations,
-    body: Bytes,
-    content_type: Option<String>,
+    mut body: Original,
     processed: Processed,
 ) -> Result<Answer, ApiError> {
-    let content_type = content_type.unwrap_or_else(|| processed.info.format.mime().to_string());
-    let (original, results) = write_results(
-        upstream,
-        route,
-        bucket,
-        ops,
-        processed,
-        None,
-        Some((body, content_type)),
-    )
-    .await?;
+    if body.content_type.is_empty() {
+        body.content_type = processed.info.format.mime().to_string();
+    }
+    let (original, results) =
+        write_results(upstream, route, bucket, ops, processed, None, Some(body)).await?;
     Ok(Answer {
         etag: Some(original.etag.clone()).filter(|e| !e.is_empty()),
         xml: xml::upload_result(&original, &results),
     })
+}
+
+/// The uploaded original, as it will be written upstream.
+struct Original {
+    body: Bytes,
+    /// Empty: taken from the decoded format.
+    content_type: String,
+    /// Its SHA-256 (hex), already checked against the client's signature.
+    sha256: Option<String>,
 }
 
 /// One object to write upstream.
@@ -574,6 +585,7 @@ struct Write {
     key: String,
     body: Bytes,
     content_type: String,
+    sha256: Option<String>,
 }
 
 /// Write the results (and the original, when `original_body` is given), all or nothing:
@@ -585,7 +597,7 @@ async fn write_results(
     ops: &PicOperations,
     processed: Processed,
     stored_etag: Option<String>,
-    original_body: Option<(Bytes, String)>,
+    original_body: Option<Original>,
 ) -> Result<(OriginalInfo, Vec<ProcessedObject>), ApiError> {
     let source_key = route.key.clone();
     // Results' bytes move into the writes; their facts stay for the answer.
@@ -597,6 +609,7 @@ async fn write_results(
             key: op.key.clone(),
             body: Bytes::from(out.bytes),
             content_type: out.facts.format.mime().to_string(),
+            sha256: None,
         });
         facts.push(out.facts);
     }
@@ -605,12 +618,13 @@ async fn write_results(
         .operations
         .iter()
         .any(|op| op.bucket == bucket && op.key == source_key);
-    if let (Some((body, content_type)), false) = (original_body, replaced) {
+    if let (Some(original), false) = (original_body, replaced) {
         writes.push(Write {
             bucket: bucket.to_string(),
             key: source_key.clone(),
-            body,
-            content_type,
+            body: original.body,
+            content_type: original.content_type,
+            sha256: original.sha256,
         });
     }
 
@@ -665,7 +679,9 @@ async fn write_all(
     for w in writes {
         let up = upstream.clone();
         set.spawn(async move {
-            let r = up.put(&w.bucket, &w.key, w.body, &w.content_type).await;
+            let r = up
+                .put(&w.bucket, &w.key, w.body, &w.content_type, w.sha256)
+                .await;
             ((w.bucket, w.key), r)
         });
     }

@@ -3,13 +3,16 @@
 //! configured keys, the SDK's standard retries.
 
 use aws_credential_types::Credentials;
+use aws_runtime::auth::PayloadSigningOverride;
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
-    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+    BehaviorVersion, ConfigBag, Intercept, Region, RequestChecksumCalculation,
+    ResponseChecksumValidation, RuntimeComponents,
 };
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
@@ -78,6 +81,29 @@ fn map_err<E: ProvideErrorMetadata + std::fmt::Debug>(
     }
 }
 
+/// Signs a request with a payload hash computed earlier (`PayloadSigningOverride::Precomputed`),
+/// so that the SDK does not read the whole body again to hash it. The SDK's signer reads the
+/// override from the config bag, which interceptors may write to before signing.
+#[derive(Debug)]
+struct KnownPayloadHash(String);
+
+impl Intercept for KnownPayloadHash {
+    fn name(&self) -> &'static str {
+        "KnownPayloadHash"
+    }
+
+    fn modify_before_signing(
+        &self,
+        _context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state()
+            .store_put(PayloadSigningOverride::Precomputed(self.0.clone()));
+        Ok(())
+    }
+}
+
 impl UpstreamClient {
     pub fn new(u: &Upstream) -> UpstreamClient {
         let timeouts = TimeoutConfig::builder()
@@ -108,24 +134,34 @@ impl UpstreamClient {
         }
     }
 
-    /// Write an object; returns its ETag (quoted, as S3 gives it).
+    /// Write an object; returns its ETag (quoted, as S3 gives it). `sha256` (hex), when the
+    /// body's hash is already known and checked, signs the payload without hashing it again.
     pub async fn put(
         &self,
         bucket: &str,
         key: &str,
         body: Bytes,
         content_type: &str,
+        sha256: Option<String>,
     ) -> Result<String, ApiError> {
-        let out = self
+        let request = self
             .client
             .put_object()
             .bucket(bucket)
             .key(key)
             .content_type(content_type)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| map_err(&format!("writing {bucket}/{key}"), e))?;
+            .body(ByteStream::from(body));
+        let sent = match sha256 {
+            Some(hash) => {
+                request
+                    .customize()
+                    .interceptor(KnownPayloadHash(hash))
+                    .send()
+                    .await
+            }
+            None => request.send().await,
+        };
+        let out = sent.map_err(|e| map_err(&format!("writing {bucket}/{key}"), e))?;
         Ok(out.e_tag().unwrap_or_default().to_string())
     }
 
@@ -348,5 +384,43 @@ impl Upstreams {
             .access_key()
             .and_then(|k| self.callers.get(k))
             .unwrap_or(&self.service)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// The write is signed with the hash it is given, not one the SDK computes: the store
+    /// (picops' embedded s3s store, which checks signed payloads) refuses a wrong one.
+    #[tokio::test]
+    async fn a_known_payload_hash_signs_the_write() {
+        let dir = std::env::temp_dir().join(format!("picops-hash-{}", uuid::Uuid::new_v4()));
+        let store = crate::embedded::start(&dir, &[], Duration::from_secs(10)).expect("store");
+        let up = UpstreamClient::new(&store);
+        up.client
+            .create_bucket()
+            .bucket("hashes")
+            .send()
+            .await
+            .expect("bucket");
+        let body = Bytes::from_static(b"picops payload");
+        let right = hex::encode(Sha256::digest(&body));
+        let wrong = hex::encode(Sha256::digest(b"something else"));
+        up.put("hashes", "k", body.clone(), "text/plain", Some(right))
+            .await
+            .expect("the right hash is accepted");
+        let refused = up
+            .put("hashes", "k2", body.clone(), "text/plain", Some(wrong))
+            .await;
+        assert!(
+            refused.is_err(),
+            "a wrong hash must be refused: {refused:?}"
+        );
+        up.put("hashes", "k3", body, "text/plain", None)
+            .await
+            .expect("without a hash, the SDK computes one");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

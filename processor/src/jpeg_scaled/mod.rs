@@ -503,12 +503,7 @@ impl<'a> Bits<'a> {
     /// Reads `size` bits (at most 16; the caller has refilled) and sign-extends them.
     #[inline]
     fn receive_extend(&mut self, size: u32) -> i32 {
-        if size == 0 {
-            return 0;
-        }
-        let raw = self.peek(size);
-        self.consume(size);
-        extend(raw, size)
+        extend(self.take(size), size)
     }
 
     /// Decodes one symbol; the caller has refilled (at least 16 bits are buffered).
@@ -1001,6 +996,56 @@ mod tests {
                 assert!(diff < 2.5, "{name} 1/{denom}: mean difference {diff}");
             }
         }
+    }
+
+    /// Every chroma layout, with and without restart markers, sequential and progressive,
+    /// at a size that is no multiple of a block, written by jpeg-encoder from a real photo.
+    #[test]
+    fn covers_every_sampling_layout_and_restart_interval() {
+        use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+        let photo = std::fs::read(images().join("photos/path-2560x1600.jpg")).expect("photo");
+        let (w, h, rgb, _) = reference(&photo, 4);
+        let (w, h) = (w - 3, h - 5);
+        let cropped: Vec<u8> = (0..h as usize)
+            .flat_map(|y| rgb[y * (w as usize + 3) * 3..][..w as usize * 3].to_vec())
+            .collect();
+        let layouts = [
+            SamplingFactor::F_1_1,
+            SamplingFactor::F_2_1,
+            SamplingFactor::F_1_2,
+            SamplingFactor::F_2_2,
+        ];
+        for sampling in layouts {
+            for restart in [0u16, 7] {
+                for progressive in [false, true] {
+                    let mut out = Vec::new();
+                    let mut encoder = Encoder::new(&mut out, 85);
+                    encoder.set_sampling_factor(sampling);
+                    encoder.set_restart_interval(restart);
+                    encoder.set_progressive(progressive);
+                    encoder
+                        .encode(&cropped, w as u16, h as u16, ColorType::Rgb)
+                        .expect("encode");
+                    let case = format!("{sampling:?} restart {restart} progressive {progressive}");
+                    for denom in [2, 4, 8] {
+                        let ours =
+                            decode(&out, denom).unwrap_or_else(|| panic!("{case} not covered"));
+                        let (rw, rh, pixels, _) = reference(&out, denom);
+                        assert_eq!((ours.width(), ours.height()), (rw, rh), "{case} 1/{denom}");
+                        let diff = mean_abs_diff(ours.as_bytes(), &pixels);
+                        assert!(diff < 2.5, "{case} 1/{denom}: mean difference {diff}");
+                    }
+                }
+            }
+        }
+        // Four luma blocks across one chroma block: left to the general decoder.
+        let mut out = Vec::new();
+        let mut encoder = Encoder::new(&mut out, 85);
+        encoder.set_sampling_factor(SamplingFactor::F_4_1);
+        encoder
+            .encode(&cropped, w as u16, h as u16, ColorType::Rgb)
+            .expect("encode");
+        assert!(decode(&out, 2).is_none());
     }
 
     #[test]

@@ -67,19 +67,13 @@ fn decode_scan(
     }
     let (mcu_x, mcu_y) = header.mcus()?;
     let mut bits = Bits::new(data);
-    let mut state = State {
-        eobrun: 0,
-        predictions: [0; 4],
-    };
+    let mut state = State::default();
     let restart = header.restart_interval;
     let mut unit = 0usize;
     let mut next_unit = |bits: &mut Bits, state: &mut State| -> Option<()> {
         if restart > 0 && unit > 0 && unit.is_multiple_of(restart) {
             bits.restart()?;
-            *state = State {
-                eobrun: 0,
-                predictions: [0; 4],
-            };
+            *state = State::default();
         }
         unit += 1;
         Some(())
@@ -124,6 +118,7 @@ fn decode_scan(
     Some(bits.next_marker())
 }
 
+#[derive(Default)]
 struct State {
     /// Blocks left in an end-of-band run (AC scans).
     eobrun: u32,

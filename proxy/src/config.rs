@@ -209,6 +209,10 @@ pub struct Upstream {
     pub secret_key: String,
     /// Longest wait for one upstream request attempt (also connect/read/write of passthrough).
     pub timeout: std::time::Duration,
+    /// Whether writes carry their body's SHA-256 in the signature. Always, across a network
+    /// (plain http has nothing else to protect the bytes); not to the embedded store, which
+    /// runs in picops' own process, where hashing every write again bought nothing.
+    pub sign_payload: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -299,6 +303,7 @@ impl Config {
                 Some(Upstream {
                     endpoint,
                     timeout: upstream_timeout,
+                    sign_payload: true,
                     region: args
                         .upstream_region
                         .clone()

@@ -96,5 +96,6 @@ pub fn start(
         access_key,
         secret_key,
         timeout,
+        sign_payload: false,
     })
 }

@@ -489,7 +489,7 @@ async fn process_within(
     deadline: Instant,
 ) -> Result<Processed, ApiError> {
     let limits = state.config.limits;
-    let decoded = {
+    let (decoded, info) = {
         let data = data.clone();
         blocking(state, move || {
             let started = Instant::now();
@@ -498,7 +498,10 @@ async fn process_within(
                 .processing_seconds
                 .with_label_values(&["decode"])
                 .observe(started.elapsed().as_secs_f64());
-            decoded.map_err(ApiError::from)
+            // ImageInfo reads every pixel (the average colour): here, not on the reactor.
+            let decoded = decoded.map_err(ApiError::from)?;
+            let info = decoded.info();
+            Ok((decoded, info))
         })
         .await?
     };
@@ -516,10 +519,7 @@ async fn process_within(
         })
     });
     let outputs = futures_util::future::try_join_all(jobs).await?;
-    Ok(Processed {
-        info: decoded.info(),
-        outputs,
-    })
+    Ok(Processed { info, outputs })
 }
 
 /// Run `job` on tokio's blocking pool once one of the `workers` permits is free.

@@ -1,9 +1,12 @@
 """Shared by the benchmark scripts: test helpers on the path, the release binary, an S3
 client, and writing a result into README.md between its markers."""
+import atexit
 import os
 import pathlib
 import re
+import shutil
 import sys
+import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -35,3 +38,11 @@ def write_section(marker, text):
     if n != 1:
         raise SystemExit(f"README.md has no <!-- {marker} --> section")
     readme.write_text(new)
+
+
+def scratch_dir():
+    """A fresh directory (a server's data: an embedded store under load fills gigabytes),
+    removed when the script exits, however it exits."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix="picops-bench-"))
+    atexit.register(shutil.rmtree, path, True)
+    return path

@@ -12,12 +12,11 @@ Run: benches/load.py  (embedded store), or with PICOPS_E2E_UPSTREAM etc. set (e.
 import io
 import json
 import os
-import pathlib
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-from common import client, write_section
+from common import client, write_section, scratch_dir
 
 import requests  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -95,9 +94,8 @@ def python_pipeline(args):
 
 
 def main():
-    import tempfile
-
-    srv = start_server(pathlib.Path(tempfile.mkdtemp()), ["--workers", str(os.cpu_count())])
+    
+    srv = start_server(scratch_dir(), ["--workers", str(os.cpu_count())])
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     s3 = client(srv.endpoint)
     s3.create_bucket(Bucket=bucket)

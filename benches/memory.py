@@ -7,12 +7,10 @@ benches/README.md between the MEMORY markers.
 import io
 import json
 import os
-import pathlib
-import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from common import write_section
+from common import write_section, scratch_dir
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -41,7 +39,7 @@ def vmhwm(pid):
 
 def main():
     body = big_jpeg()
-    srv = start_server(pathlib.Path(tempfile.mkdtemp()), ["--max-body", str(32 << 20)])
+    srv = start_server(scratch_dir(), ["--max-body", str(32 << 20)])
     try:
         bucket = f"mem-{uuid.uuid4().hex[:8]}"
         signed("PUT", f"{srv.endpoint}/{bucket}")

@@ -7,10 +7,9 @@ into benches/README.md between the PASSTHROUGH markers.
 import os
 import pathlib
 import sys
-import tempfile
 import uuid
 
-from common import client, write_section
+from common import client, write_section, scratch_dir
 
 from e2e.server import start_server  # noqa: E402
 from load import run  # noqa: E402
@@ -40,7 +39,7 @@ def main():
     if not upstream:
         sys.exit("set PICOPS_E2E_UPSTREAM/ACCESS_KEY/SECRET_KEY/REGION (a running Garage)")
     key, secret = os.environ["PICOPS_E2E_ACCESS_KEY"], os.environ["PICOPS_E2E_SECRET_KEY"]
-    srv = start_server(pathlib.Path(tempfile.mkdtemp()))
+    srv = start_server(scratch_dir())
     rows = []
     try:
         direct = client(upstream, key, secret)

@@ -8,14 +8,12 @@ Run: benches/profile.py  (embedded store), or with PICOPS_E2E_UPSTREAM etc. set 
 Needs `perf` (Debian: linux-perf) and a release build.
 """
 import os
-import pathlib
 import re
 import signal
 import subprocess
-import tempfile
 import uuid
 
-from common import write_section
+from common import write_section, scratch_dir
 
 import requests  # noqa: E402
 
@@ -47,7 +45,7 @@ GROUPS = [
 
 
 def main():
-    srv = start_server(pathlib.Path(tempfile.mkdtemp()), ["--workers", str(os.cpu_count())])
+    srv = start_server(scratch_dir(), ["--workers", str(os.cpu_count())])
     bucket = f"prof-{uuid.uuid4().hex[:8]}"
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=64))
@@ -59,7 +57,7 @@ def main():
         if r.status_code != 200:
             raise RuntimeError(r.text)
 
-    data = pathlib.Path(tempfile.mkdtemp()) / "perf.data"
+    data = scratch_dir() / "perf.data"
     perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999", "-p", str(srv.proc.pid),
                              "-o", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

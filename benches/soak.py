@@ -10,15 +10,13 @@ benches/README.md.
 """
 import json
 import os
-import pathlib
 import random
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 
-from common import write_section  # noqa: F401  (sets PICOPS_BIN first)
+from common import scratch_dir, write_section
 from e2e.server import start_server  # noqa: E402
 from e2e.sigs import signed  # noqa: E402
 from helpers import IMAGES  # noqa: E402
@@ -43,7 +41,7 @@ def rss_mib(pid):
 
 
 def main():
-    srv = start_server(pathlib.Path(tempfile.mkdtemp()), ["--rate-limit", "0"])
+    srv = start_server(scratch_dir(), ["--rate-limit", "0"])
     bucket = f"soak-{uuid.uuid4().hex[:8]}"
     assert signed("PUT", f"{srv.endpoint}/{bucket}").status_code == 200
     assert signed("PUT", f"{srv.endpoint}/{bucket}/blob", data=BLOB).status_code == 200

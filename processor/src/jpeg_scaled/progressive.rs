@@ -6,7 +6,31 @@
 
 use super::{Bits, Header, Huffman, Idct, Plane, Scan, ZIGZAG};
 
-type Block = [i16; 64];
+/// A block's coefficients in natural order, and which AC positions (zig-zag index) are
+/// non-zero: refinement passes visit only those, jumping over the zeros between them.
+#[derive(Clone, Copy)]
+struct Block {
+    coefficients: [i16; 64],
+    nonzero: u64,
+}
+
+impl Block {
+    fn set(&mut self, k: usize, value: i16) -> Option<()> {
+        self.coefficients[usize::from(*ZIGZAG.get(k)?)] = value;
+        if value != 0 {
+            self.nonzero |= 1 << k;
+        }
+        Some(())
+    }
+}
+
+/// Bits `from..=to` of a u64 (empty when `from > to`).
+fn band(from: usize, to: usize) -> u64 {
+    if from > to || from > 63 {
+        return 0;
+    }
+    (u64::MAX << from) & (u64::MAX >> (63 - to.min(63)))
+}
 
 pub(super) fn decode(
     header: &mut Header,
@@ -19,7 +43,13 @@ pub(super) fn decode(
     let mut blocks: Vec<Vec<Block>> = header
         .components
         .iter()
-        .map(|c| vec![[0; 64]; mcu_x * c.h * mcu_y * c.v])
+        .map(|c| {
+            let empty = Block {
+                coefficients: [0; 64],
+                nonzero: 0,
+            };
+            vec![empty; mcu_x * c.h * mcu_y * c.v]
+        })
         .collect();
     let mut scan = first;
     loop {
@@ -39,7 +69,7 @@ pub(super) fn decode(
             let mut kept = [0i32; 16];
             for row in 0..n {
                 for col in 0..n {
-                    kept[row * n + col] = i32::from(block[row * 8 + col]);
+                    kept[row * n + col] = i32::from(block.coefficients[row * 8 + col]);
                 }
             }
             idct.block(&kept, &dequant, plane, (i % across) * n, (i / across) * n);
@@ -163,9 +193,9 @@ fn decode_block_with(
             }
             let prediction = &mut state.predictions[slot];
             *prediction = prediction.wrapping_add(bits.receive_extend(size));
-            block[0] = prediction.wrapping_shl(scan.al) as i16;
+            block.coefficients[0] = prediction.wrapping_shl(scan.al) as i16;
         } else if bits.bit() {
-            block[0] |= 1 << scan.al;
+            block.coefficients[0] |= 1 << scan.al;
         }
         return Some(());
     }
@@ -209,7 +239,7 @@ fn ac_first(
         }
         k += run;
         let value = bits.receive_extend(size);
-        block[usize::from(*ZIGZAG.get(k)?)] = value.wrapping_shl(scan.al) as i16;
+        block.set(k, value.wrapping_shl(scan.al) as i16)?;
         k += 1;
     }
     Some(())
@@ -248,9 +278,8 @@ fn ac_refine(
             // Past the non-zero coefficients (refining each) and `run` zeros, to the zero
             // that takes the new value.
             while k <= scan.se {
-                let c = &mut block[usize::from(ZIGZAG[k])];
-                if *c != 0 {
-                    refine(bits, c);
+                if block.nonzero >> k & 1 != 0 {
+                    refine(bits, &mut block.coefficients[usize::from(ZIGZAG[k])]);
                 } else {
                     if run == 0 {
                         break;
@@ -260,19 +289,19 @@ fn ac_refine(
                 k += 1;
             }
             if value != 0 {
-                block[usize::from(*ZIGZAG.get(k)?)] = value;
+                block.set(k, value)?;
             }
             k += 1;
         }
     }
     if *eobrun > 0 {
-        // Inside an end-of-band run: only the non-zero coefficients get their bit.
-        while k <= scan.se {
-            let c = &mut block[usize::from(ZIGZAG[k])];
-            if *c != 0 {
-                refine(bits, c);
-            }
-            k += 1;
+        // Inside an end-of-band run: only the non-zero coefficients get their bit, so only
+        // they are visited.
+        let mut left = block.nonzero & band(k, scan.se);
+        while left != 0 {
+            let at = left.trailing_zeros() as usize;
+            refine(bits, &mut block.coefficients[usize::from(ZIGZAG[at])]);
+            left &= left - 1;
         }
         *eobrun -= 1;
     }

@@ -248,13 +248,12 @@ pub fn decode_probed(
         Format::Jpeg => {
             // zune-jpeg pads a truncated scan with grey; a service storing that would be
             // storing a broken picture, so truncation is an error on every JPEG path.
-            if !find_jpeg_soi(data).is_some_and(|soi| has_end_of_image(&data[soi..])) {
-                return Err(corrupt(
-                    "JPEG is truncated (no end-of-image marker after the scan)",
-                ));
-            }
+            let soi = find_jpeg_soi(data)
+                .filter(|&soi| has_end_of_image(&data[soi..]))
+                .ok_or_else(|| {
+                    corrupt("JPEG is truncated (no end-of-image marker after the scan)")
+                })?;
             if denom > 1 {
-                let soi = find_jpeg_soi(data).ok_or_else(|| corrupt("no JPEG start marker"))?;
                 let image = match jpeg_scaled::decode(&data[soi..], denom) {
                     Some(image) => image,
                     None => decode_jpeg_scaled(data, &source, denom)?,

@@ -256,7 +256,7 @@ pub fn decode_probed(
             if denom > 1 {
                 let image = match jpeg_scaled::decode(&data[soi..], denom) {
                     Some(image) => image,
-                    None => decode_jpeg_scaled(data, &source, denom)?,
+                    None => decode_jpeg_scaled(&data[soi..], &source, denom)?,
                 };
                 vec![still(image)]
             } else {
@@ -295,17 +295,16 @@ pub fn shrink_denominator(w: u32, h: u32, mw: u32, mh: u32) -> u32 {
 
 /// Shrink-on-load for what [`jpeg_scaled`] does not cover (progressive files above all),
 /// through jpeg-decoder's scaled IDCT (zune-jpeg has none). CMYK and 16-bit inputs take the
-/// full-size path, where colour conversion is already right.
-fn decode_jpeg_scaled(data: &[u8], source: &Source, denom: u32) -> Result<DynamicImage> {
-    let soi = find_jpeg_soi(data).ok_or_else(|| corrupt("no JPEG start marker"))?;
-    let mut d = jpeg_decoder::Decoder::new(&data[soi..]);
+/// full-size path, where colour conversion is already right. `jpeg` starts at its SOI.
+fn decode_jpeg_scaled(jpeg: &[u8], source: &Source, denom: u32) -> Result<DynamicImage> {
+    let mut d = jpeg_decoder::Decoder::new(jpeg);
     d.read_info().map_err(|e| corrupt(format!("JPEG: {e}")))?;
     let info = d.info().ok_or_else(|| corrupt("JPEG header unreadable"))?;
     if !matches!(
         info.pixel_format,
         jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8
     ) {
-        return decode_jpeg(data);
+        return decode_jpeg(jpeg);
     }
     let want = |side: u32| u16::try_from(side.div_ceil(denom)).unwrap_or(u16::MAX);
     let (w, h) = d

@@ -574,10 +574,18 @@ fn kept_slots(n: usize) -> ([u8; 64], usize) {
 }
 
 impl Header {
+    /// The largest horizontal and vertical sampling factors (1 when there is no frame yet).
+    fn max_factors(&self) -> (usize, usize) {
+        let max = |f: fn(&Component) -> usize| self.components.iter().map(f).max().unwrap_or(1);
+        (max(|c| c.h), max(|c| c.v))
+    }
+
     /// MCUs across and down: the frame in units of the largest sampling factors' blocks.
     fn mcus(&self) -> Option<(usize, usize)> {
-        let h_max = self.components.iter().map(|c| c.h).max()?;
-        let v_max = self.components.iter().map(|c| c.v).max()?;
+        if self.components.is_empty() {
+            return None;
+        }
+        let (h_max, v_max) = self.max_factors();
         Some((
             self.width.div_ceil(8 * h_max),
             self.height.div_ceil(8 * v_max),
@@ -852,8 +860,7 @@ fn assemble(header: &Header, planes: &[Plane], out_w: usize, out_h: usize) -> Dy
             .map(DynamicImage::ImageLuma8)
             .unwrap_or_default();
     }
-    let h_max = header.components.iter().map(|c| c.h).max().unwrap_or(1);
-    let v_max = header.components.iter().map(|c| c.v).max().unwrap_or(1);
+    let (h_max, v_max) = header.max_factors();
     let factors: Vec<(usize, usize)> = header
         .components
         .iter()

@@ -111,8 +111,7 @@ fn decode_scan(
     if let [only] = scan.components[..] {
         // Not interleaved: the component's own blocks, row by row, within its own extent.
         let c = &header.components[only];
-        let h_max = header.components.iter().map(|c| c.h).max()?;
-        let v_max = header.components.iter().map(|c| c.v).max()?;
+        let (h_max, v_max) = header.max_factors();
         let across = (header.width * c.h).div_ceil(h_max).div_ceil(8);
         let down = (header.height * c.v).div_ceil(v_max).div_ceil(8);
         let stride = mcu_x * c.h;

@@ -291,6 +291,9 @@ struct Huffman {
     /// For AC tables: a short code *and* its value bits within 9 bits, resolved at once:
     /// `(value << 16) | (run << 8) | total_length`; 0 when not resolvable so.
     fast_ac: Box<[i32; 1 << FAST_BITS]>,
+    /// For AC tables: up to two symbols that are only skipped, resolved at once (see
+    /// [`SkipEntry`]); 0 when the first code is longer than [`FAST_BITS`].
+    skip: Box<[u32; 1 << FAST_BITS]>,
     max_code: [i32; 17],
     offset: [i32; 17],
     values: Vec<u8>,
@@ -338,14 +341,84 @@ impl Huffman {
                 *slot = (value << 16) | (run << 8) as i32 | (len + size) as i32;
             }
         }
+        let skip = if ac {
+            skip_table(&lookup)
+        } else {
+            Box::new([0; 1 << FAST_BITS])
+        };
         Some(Huffman {
             lookup,
             fast_ac,
+            skip,
             max_code,
             offset,
             values: values.to_vec(),
         })
     }
+}
+
+/// A skip-table entry, packed into a `u32` because the table is read once per symbol pair
+/// and must stay small in L1: the first symbol's bits (code and value) and how far it moves
+/// the zig-zag position, then the same for both symbols together. Past the coefficients an
+/// n×n IDCT keeps, a block's remaining symbols need only their lengths and runs, and two
+/// of them usually fit in [`FAST_BITS`]: one lookup then replaces two dependent ones, which
+/// is what bounds this loop. A first symbol that ends the block (an end of block, or a run
+/// reaching position 64) must not take the second, which then belongs to the next block;
+/// [`skip_rest`] decides that at run time.
+struct SkipEntry;
+
+impl SkipEntry {
+    fn pack(bits_one: u32, advance_one: u32, bits_both: u32, advance_both: u32) -> u32 {
+        bits_one | advance_one << 5 | bits_both << 13 | advance_both << 19
+    }
+
+    #[inline(always)]
+    fn one(e: u32) -> (u32, usize) {
+        (e & 31, (e >> 5 & 0xFF) as usize)
+    }
+
+    #[inline(always)]
+    fn both(e: u32) -> (u32, usize) {
+        (e >> 13 & 63, (e >> 19 & 0xFF) as usize)
+    }
+}
+
+/// How a decoded AC symbol moves the zig-zag position: its run and itself, 16 for a run of
+/// zeros (ZRL), past [`END_OF_BLOCK`] for an end of block; `None` for an impossible size.
+fn skip_advance(rs: u32) -> Option<u32> {
+    let (run, size) = (rs >> 4, rs & 15);
+    match (run, size) {
+        (15, 0) => Some(16),
+        (_, 0) => Some(END_OF_BLOCK as u32 + 1),
+        (_, 11..) => None,
+        _ => Some(run + 1),
+    }
+}
+
+fn skip_table(lookup: &[u16; 1 << FAST_BITS]) -> Box<[u32; 1 << FAST_BITS]> {
+    let mut skip = Box::new([0u32; 1 << FAST_BITS]);
+    for (bits, slot) in skip.iter_mut().enumerate() {
+        let entry = lookup[bits];
+        let (len, rs) = (u32::from(entry >> 8), u32::from(entry & 0xFF));
+        let Some(advance) = skip_advance(rs).filter(|_| len > 0) else {
+            continue;
+        };
+        let total = len + (rs & 15);
+        let (mut bits_both, mut advance_both) = (total, advance);
+        if advance <= 16 && total < FAST_BITS {
+            let rest = (bits << total) & FAST_MASK;
+            let second = lookup[rest];
+            let (len2, rs2) = (u32::from(second >> 8), u32::from(second & 0xFF));
+            if len2 > 0 && len2 <= FAST_BITS - total {
+                if let Some(advance2) = skip_advance(rs2) {
+                    bits_both = total + len2 + (rs2 & 15);
+                    advance_both = advance + advance2;
+                }
+            }
+        }
+        *slot = SkipEntry::pack(total, advance, bits_both, advance_both);
+    }
+    skip
 }
 
 /// JPEG's sign extension of an `size`-bit magnitude category value.
@@ -718,16 +791,38 @@ fn decode_block(
         }
         k += 1;
     }
-    while k < 64 {
-        k += next_ac(bits, ac)?.0 + 1;
-    }
+    let k = skip_rest(bits, ac, k)?;
     *stream = *bits;
     // Past 64 without an end of block: a run ran off the block.
     (k == 64 || k > END_OF_BLOCK).then_some(())
 }
 
-/// What [`next_ac`] adds to k at an end of block: past any position a run can reach.
-const END_OF_BLOCK: usize = 1024;
+/// Skips a block's symbols from zig-zag position `k` to its end; answers the final position.
+#[inline(always)]
+fn skip_rest(bits: &mut Bits, ac: &Huffman, mut k: usize) -> Option<usize> {
+    while k < 64 {
+        if bits.count < 32 {
+            bits.refill();
+        }
+        let e = ac.skip[bits.peek(FAST_BITS) as usize & FAST_MASK];
+        if e == 0 {
+            k += next_ac(bits, ac)?.0 + 1;
+            continue;
+        }
+        let (len, advance) = if k + SkipEntry::one(e).1 < 64 {
+            SkipEntry::both(e)
+        } else {
+            SkipEntry::one(e)
+        };
+        bits.consume(len);
+        k += advance;
+    }
+    Some(k)
+}
+
+/// What [`next_ac`] adds to k at an end of block: past any position a run can reach
+/// (63 + 16), and small enough that two symbols' advances fit in a [`SkipEntry`].
+const END_OF_BLOCK: usize = 128;
 
 /// The next AC coefficient: the zeros before it (its run) and its value; a ZRL is 15 zeros
 /// then a zero, and an end of block advances by [`END_OF_BLOCK`].
@@ -1091,6 +1186,62 @@ mod tests {
             let mut bad = data.clone();
             bad[at] ^= 0x55;
             let _ = decode(&bad, 4);
+        }
+    }
+
+    #[test]
+    fn skipping_two_symbols_at_once_lands_where_one_at_a_time_does() {
+        // The AC tables of real files, and bit streams of every pattern a block can meet:
+        // pseudo-random bytes (no 0xFF, so no markers), entered at every zig-zag position.
+        for name in ["photos/path-2560x1600.jpg", "edge/hopper.jpg"] {
+            let data = std::fs::read(images().join(name)).expect("test image");
+            let mut header = Header::default();
+            let mut pos = 2;
+            header
+                .read_to_scan(&data, &mut pos)
+                .flatten()
+                .expect("a scan");
+            let tables: Vec<&Huffman> = header.ac.iter().flatten().collect();
+            assert!(!tables.is_empty());
+            let mut state = 0x9E37_79B9_7F4A_7C15u64;
+            let stream: Vec<u8> = (0..1 << 16)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 24) as u8 % 0xFF
+                })
+                .collect();
+            let mut blocks = 0;
+            for ac in tables {
+                for start in 0..64 {
+                    let (mut one, mut both) = (Bits::new(&stream), Bits::new(&stream));
+                    for _ in 0..500 {
+                        let mut k = start;
+                        let expected = loop {
+                            if k >= 64 {
+                                break Some(k);
+                            }
+                            match next_ac(&mut one, ac) {
+                                Some((run, _)) => k += run + 1,
+                                None => break None,
+                            }
+                        };
+                        let got = skip_rest(&mut both, ac, start);
+                        assert_eq!(got, expected, "{name}, from {start}");
+                        if got.is_none() {
+                            // A run off the block: both stopped somewhere in it; go on together.
+                            both = one;
+                            continue;
+                        }
+                        blocks += 1;
+                        // The same bit of the stream next, whenever each refilled.
+                        let at = |b: &Bits| b.pos * 8 - b.count as usize;
+                        assert_eq!(at(&one), at(&both), "{name}, from {start}");
+                    }
+                }
+            }
+            assert!(blocks > 10_000, "{name}: only {blocks} blocks compared");
         }
     }
 }

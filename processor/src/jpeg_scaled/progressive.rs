@@ -1,26 +1,55 @@
 //! Progressive JPEG at a reduced size. Its scans refine every coefficient of every block in
-//! several passes (spectral bands, then successive bits), and a refinement pass needs to know
-//! which coefficients of its band are already non-zero, so all 64 coefficients of each block
-//! are kept until the last scan, as libjpeg does; only then does the n×n IDCT run, on the low
-//! frequencies it needs. The passes follow ITU T.81 G.1.2 (libjpeg's `jdphuff.c`).
+//! several passes (spectral bands, then successive bits), so every block stays in memory
+//! until the last scan; only then does the n×n IDCT run. A refinement pass reads a bit for
+//! every coefficient of its band that is already non-zero, so which ones are non-zero must
+//! be known for all 64; but only the n×n that the IDCT uses need their values (libjpeg
+//! keeps all 64 values: 136 bytes a block against 40 here, which is what most of this
+//! decoder's time went to, streaming the coefficient store through the cache once per
+//! scan). The passes follow ITU T.81 G.1.2 (libjpeg's `jdphuff.c`).
 
-use super::{Bits, Header, Huffman, Idct, Plane, Scan, ZIGZAG};
+use super::{kept_slots, Bits, Header, Huffman, Idct, Plane, Scan, UNUSED};
 
-/// A block's coefficients in natural order, and which AC positions (zig-zag index) are
-/// non-zero: refinement passes visit only those, jumping over the zeros between them.
-#[derive(Clone, Copy)]
+/// The kept low frequencies of a block (slot `row * n + col`), and which AC positions
+/// (zig-zag index) are non-zero: refinement passes visit only those.
+#[derive(Clone, Copy, Default)]
 struct Block {
-    coefficients: [i16; 64],
+    kept: [i16; 16],
     nonzero: u64,
 }
 
-impl Block {
-    fn set(&mut self, k: usize, value: i16) -> Option<()> {
-        self.coefficients[usize::from(*ZIGZAG.get(k)?)] = value;
+/// Where each zig-zag position's value is kept ([`UNUSED`]: nowhere), and the positions up
+/// to the last kept one as a mask: past it, every value is only skipped.
+struct Kept {
+    slots: [u8; 64],
+    up_to_last: u64,
+}
+
+impl Kept {
+    fn new(n: usize) -> Kept {
+        let (slots, last) = kept_slots(n);
+        Kept {
+            slots,
+            up_to_last: band(0, last),
+        }
+    }
+
+    #[inline(always)]
+    fn set(&self, block: &mut Block, k: usize, value: i16) -> Option<()> {
+        let slot = *self.slots.get(k)?;
+        if slot != UNUSED {
+            block.kept[usize::from(slot)] = value;
+        }
         if value != 0 {
-            self.nonzero |= 1 << k;
+            block.nonzero |= 1 << k;
         }
         Some(())
+    }
+
+    /// The value of a non-zero coefficient being refined, if it is one that is kept.
+    #[inline(always)]
+    fn value<'b>(&self, block: &'b mut Block, k: usize) -> Option<&'b mut i16> {
+        let slot = self.slots[k & 63];
+        (slot != UNUSED).then(|| &mut block.kept[usize::from(slot)])
     }
 }
 
@@ -43,17 +72,12 @@ pub(super) fn decode(
     let mut blocks: Vec<Vec<Block>> = header
         .components
         .iter()
-        .map(|c| {
-            let empty = Block {
-                coefficients: [0; 64],
-                nonzero: 0,
-            };
-            vec![empty; mcu_x * c.h * mcu_y * c.v]
-        })
+        .map(|c| vec![Block::default(); mcu_x * c.h * mcu_y * c.v])
         .collect();
+    let kept = Kept::new(n);
     let mut scan = first;
     loop {
-        let used = decode_scan(header, &scan, jpeg.get(pos..)?, &mut blocks)?;
+        let used = decode_scan(header, &scan, jpeg.get(pos..)?, &mut blocks, &kept)?;
         pos += used;
         match header.read_to_scan(jpeg, &mut pos)? {
             Some(next) => scan = next,
@@ -66,13 +90,14 @@ pub(super) fn decode(
         let dequant = header.dequant(component, n)?;
         let across = mcu_x * component.h;
         for (i, block) in blocks.iter().enumerate() {
-            let mut kept = [0i32; 16];
-            for row in 0..n {
-                for col in 0..n {
-                    kept[row * n + col] = i32::from(block.coefficients[row * 8 + col]);
-                }
-            }
-            idct.block(&kept, &dequant, plane, (i % across) * n, (i / across) * n);
+            let coefficients = block.kept.map(i32::from);
+            idct.block(
+                &coefficients,
+                &dequant,
+                plane,
+                (i % across) * n,
+                (i / across) * n,
+            );
         }
     }
     Some(planes)
@@ -85,6 +110,7 @@ fn decode_scan(
     scan: &Scan,
     data: &[u8],
     blocks: &mut [Vec<Block>],
+    kept: &Kept,
 ) -> Option<usize> {
     let valid_band = scan.ss <= scan.se
         && scan.se <= 63
@@ -96,6 +122,7 @@ fn decode_scan(
         return None;
     }
     let (mcu_x, mcu_y) = header.mcus()?;
+    let pass = Pass { header, scan, kept };
     let mut bits = Bits::new(data);
     let mut state = State::default();
     let restart = header.restart_interval;
@@ -119,7 +146,7 @@ fn decode_scan(
             for bx in 0..across {
                 next_unit(&mut bits, &mut state)?;
                 let block = blocks[only].get_mut(by * stride + bx)?;
-                decode_block(&mut bits, header, scan, only, 0, block, &mut state)?;
+                decode_block(&mut bits, &pass, only, 0, block, &mut state)?;
             }
         }
     } else {
@@ -133,7 +160,7 @@ fn decode_scan(
                         for h in 0..c.h {
                             let at = (my * c.v + v) * stride + mx * c.h + h;
                             let block = blocks[index].get_mut(at)?;
-                            decode_block(&mut bits, header, scan, index, slot, block, &mut state)?;
+                            decode_block(&mut bits, &pass, index, slot, block, &mut state)?;
                         }
                     }
                 }
@@ -147,6 +174,13 @@ fn decode_scan(
     Some(bits.next_marker())
 }
 
+/// What every block of a scan is decoded with.
+struct Pass<'a> {
+    header: &'a Header,
+    scan: &'a Scan,
+    kept: &'a Kept,
+}
+
 #[derive(Default)]
 struct State {
     /// Blocks left in an end-of-band run (AC scans).
@@ -157,8 +191,7 @@ struct State {
 
 fn decode_block(
     stream: &mut Bits,
-    header: &Header,
-    scan: &Scan,
+    pass: &Pass,
     component: usize,
     slot: usize,
     block: &mut Block,
@@ -166,7 +199,7 @@ fn decode_block(
 ) -> Option<()> {
     // A copy the optimiser keeps in registers (see the sequential decoder's `decode_block`).
     let mut bits = *stream;
-    let decoded = decode_block_with(&mut bits, header, scan, component, slot, block, state);
+    let decoded = decode_block_with(&mut bits, pass, component, slot, block, state);
     *stream = bits;
     decoded
 }
@@ -174,13 +207,13 @@ fn decode_block(
 #[inline(always)]
 fn decode_block_with(
     bits: &mut Bits,
-    header: &Header,
-    scan: &Scan,
+    pass: &Pass,
     component: usize,
     slot: usize,
     block: &mut Block,
     state: &mut State,
 ) -> Option<()> {
+    let Pass { header, scan, kept } = *pass;
     let c = &header.components[component];
     bits.ensure();
     if scan.ss == 0 {
@@ -192,17 +225,17 @@ fn decode_block_with(
             }
             let prediction = &mut state.predictions[slot];
             *prediction = prediction.wrapping_add(bits.receive_extend(size));
-            block.coefficients[0] = prediction.wrapping_shl(scan.al) as i16;
+            block.kept[0] = prediction.wrapping_shl(scan.al) as i16;
         } else if bits.bit() {
-            block.coefficients[0] |= 1 << scan.al;
+            block.kept[0] |= 1 << scan.al;
         }
         return Some(());
     }
     let ac = header.ac.get(c.ac_table)?.as_ref()?;
     if scan.ah == 0 {
-        ac_first(bits, ac, block, scan, &mut state.eobrun)
+        ac_first(bits, ac, block, kept, scan, &mut state.eobrun)
     } else {
-        ac_refine(bits, ac, block, scan, &mut state.eobrun)
+        ac_refine(bits, ac, block, kept, scan, &mut state.eobrun)
     }
 }
 
@@ -212,6 +245,7 @@ fn ac_first(
     bits: &mut Bits,
     ac: &Huffman,
     block: &mut Block,
+    kept: &Kept,
     scan: &Scan,
     eobrun: &mut u32,
 ) -> Option<()> {
@@ -238,7 +272,7 @@ fn ac_first(
         }
         k += run;
         let value = bits.receive_extend(size);
-        block.set(k, value.wrapping_shl(scan.al) as i16)?;
+        kept.set(block, k, value.wrapping_shl(scan.al) as i16)?;
         k += 1;
     }
     Some(())
@@ -251,14 +285,19 @@ fn ac_refine(
     bits: &mut Bits,
     ac: &Huffman,
     block: &mut Block,
+    kept: &Kept,
     scan: &Scan,
     eobrun: &mut u32,
 ) -> Option<()> {
     let (p1, m1) = (1i16 << scan.al, -1i16 << scan.al);
-    let refine = |bits: &mut Bits, c: &mut i16| {
+    // A correction bit for the non-zero coefficient at `k`; only a kept one is corrected.
+    let refine = |bits: &mut Bits, block: &mut Block, k: usize| {
         bits.ensure();
-        if bits.bit() && *c & p1 == 0 {
-            *c = c.wrapping_add(if *c >= 0 { p1 } else { m1 });
+        let set = bits.bit();
+        if let Some(c) = kept.value(block, k) {
+            if set && *c & p1 == 0 {
+                *c = c.wrapping_add(if *c >= 0 { p1 } else { m1 });
+            }
         }
     };
     let mut k = scan.ss;
@@ -278,7 +317,7 @@ fn ac_refine(
             // that takes the new value.
             while k <= scan.se {
                 if block.nonzero >> k & 1 != 0 {
-                    refine(bits, &mut block.coefficients[usize::from(ZIGZAG[k])]);
+                    refine(bits, block, k);
                 } else {
                     if run == 0 {
                         break;
@@ -288,19 +327,27 @@ fn ac_refine(
                 k += 1;
             }
             if value != 0 {
-                block.set(k, value)?;
+                kept.set(block, k, value)?;
             }
             k += 1;
         }
     }
     if *eobrun > 0 {
         // Inside an end-of-band run: only the non-zero coefficients get their bit, so only
-        // they are visited.
-        let mut left = block.nonzero & band(k, scan.se);
-        while left != 0 {
-            let at = left.trailing_zeros() as usize;
-            refine(bits, &mut block.coefficients[usize::from(ZIGZAG[at])]);
-            left &= left - 1;
+        // they are visited, and past the last kept one their bits are only dropped, in bulk.
+        let nonzero = block.nonzero & band(k, scan.se);
+        let mut one_by_one = nonzero & kept.up_to_last;
+        while one_by_one != 0 {
+            let at = one_by_one.trailing_zeros() as usize;
+            refine(bits, block, at);
+            one_by_one &= one_by_one - 1;
+        }
+        let mut dropped = (nonzero & !kept.up_to_last).count_ones();
+        while dropped > 0 {
+            bits.ensure();
+            let now = dropped.min(32);
+            bits.consume(now);
+            dropped -= now;
         }
         *eobrun -= 1;
     }

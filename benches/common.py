@@ -46,3 +46,9 @@ def scratch_dir():
     path = pathlib.Path(tempfile.mkdtemp(prefix="picops-bench-"))
     atexit.register(shutil.rmtree, path, True)
     return path
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far (from /proc)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

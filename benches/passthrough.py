@@ -5,23 +5,15 @@ PICOPS_E2E_* variables of a running Garage (scripts/garage.sh sets them). Writes
 into benches/README.md between the PASSTHROUGH markers.
 """
 import os
-import pathlib
 import sys
 import uuid
 
-from common import client, write_section, scratch_dir
+from common import client, write_section, scratch_dir, cpu_seconds
 
 from e2e.server import start_server  # noqa: E402
 from load import run  # noqa: E402
 
 BODY = os.urandom(1 << 20)
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    """User + system CPU time a process has used so far (from /proc)."""
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def measured(pid, rate_row):

@@ -71,7 +71,7 @@ def main():
                              "--stdio", "--percent-limit", "0"], capture_output=True, text=True).stdout
     totals = {name: 0.0 for name, _ in GROUPS}
     totals["other"] = 0.0
-    top = []
+    top, other = [], []
     for line in report.splitlines():
         m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+(\[[.k]\])\s+(.*)", line)
         if not m:
@@ -81,6 +81,8 @@ def main():
         group = next((name for name, pattern in GROUPS if re.search(pattern, text)), "other")
         totals[group] += share
         top.append((share, symbol[:90]))
+        if group == "other":
+            other.append((share, text[:120]))
     store = "Garage" if os.environ.get("PICOPS_E2E_UPSTREAM") else "the embedded store (in the same process)"
     lines = [f"`perf record -e cpu-clock -F 999` on `picops serve` (release) for {SECONDS:.0f} s of PUT + 3 rules "
              f"at concurrency {CONCURRENCY} against {store}: {rate:.1f} uploads/s, p50 {p50:.0f} ms, "
@@ -94,6 +96,9 @@ def main():
         lines.append(f"| {share:.1f} % | `{symbol}` |")
     table = "\n".join(lines)
     print(table)
+    print("\nLargest in 'other':")
+    for share, text in sorted(other, reverse=True)[:15]:
+        print(f"  {share:5.2f} %  {text}")
     write_section("PROFILE-GARAGE" if os.environ.get("PICOPS_E2E_UPSTREAM") else "PROFILE", table)
 
 

@@ -38,8 +38,22 @@ SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
 
 def run(concurrency, one):
     """Call `one()` from `concurrency` threads for SECONDS; returns (uploads/s, p50 ms, p99 ms, errors)."""
+    lat, errors, elapsed = run_raw(concurrency, one, SECONDS)
+    return summary(lat, errors, elapsed)
+
+
+def summary(lat, errors, elapsed):
+    """(calls/s, p50 ms, p99 ms, errors) from the latencies (s) of the calls that succeeded."""
+    lat = sorted(lat)
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
+    return len(lat) / elapsed, q(0.5), q(0.99), errors
+
+
+def run_raw(concurrency, one, seconds):
+    """Call `one()` from `concurrency` threads for `seconds`; returns (latencies in s, errors,
+    elapsed s)."""
     lat, errors = [], 0
-    stop = time.time() + SECONDS
+    stop = time.time() + seconds
 
     def worker():
         nonlocal errors
@@ -57,10 +71,7 @@ def run(concurrency, one):
     with ThreadPoolExecutor(concurrency) as pool:
         for r in [pool.submit(worker) for _ in range(concurrency)]:
             lat += r.result()
-    elapsed = time.time() - t0
-    lat.sort()
-    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
-    return len(lat) / elapsed, q(0.5), q(0.99), errors
+    return lat, errors, time.time() - t0
 
 
 def with_cpu(pid, row):

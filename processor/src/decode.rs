@@ -14,6 +14,7 @@ use crate::format::{find_jpeg_soi, Format};
 use crate::jpeg_scaled;
 use crate::limits::Limits;
 use crate::quality;
+use crate::webp_still;
 
 /// One picture of an image; stills have exactly one.
 #[derive(Debug, Clone)]
@@ -222,8 +223,8 @@ pub fn decode(data: &[u8], limits: &Limits, frames: Frames) -> Result<Decoded> {
 }
 
 /// As [`decode`], but a JPEG may be decoded smaller (1/2, 1/4 or 1/8, in the DCT domain, as
-/// libjpeg's `scale_denom` and libvips' shrink-on-load do) as long as both sides stay at
-/// least `min_size`. The frames may then be smaller than `source.width`×`source.height`.
+/// libjpeg's `scale_denom` and libvips' shrink-on-load do), and a still WebP too (libwebp's
+/// rescaler), as long as both sides stay at least `min_size`. The frames may then be smaller than `source.width`×`source.height`.
 pub fn decode_at_least(
     data: &[u8],
     limits: &Limits,
@@ -276,6 +277,9 @@ pub fn decode_probed(
             ))]
         }
         Format::Gif => decode_gif(data, limits, frames, &mut source)?,
+        // libwebp for a still picture: about twice image-webp's speed here, and it can
+        // shrink on load (its in-loop rescaler, as libvips uses it).
+        Format::Webp if source.frames == 1 => vec![still(webp_still::decode(data, denom)?)],
         Format::Webp => decode_webp(data, frames)?,
     };
     Ok(Decoded { source, frames })

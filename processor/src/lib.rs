@@ -19,6 +19,7 @@ pub mod quality;
 pub mod rule;
 pub mod text;
 pub mod watermark;
+mod webp_still;
 
 use serde::Serialize;
 
@@ -125,7 +126,9 @@ impl Plan {
     /// refuse the work before doing it.
     pub fn memory_bytes(&self) -> u64 {
         let (w, h) = (self.source.width, self.source.height);
-        let d = if self.source.format == Format::Jpeg {
+        let d = if self.source.format == Format::Jpeg
+            || (self.source.format == Format::Webp && self.source.frames == 1)
+        {
             decode::shrink_denominator(w, h, self.min_size.0, self.min_size.1)
         } else {
             1
@@ -138,7 +141,14 @@ impl Plan {
         let coefficients = self
             .progressive_components
             .map_or(0, |c| u64::from(w) * u64::from(h) * 2 * u64::from(c));
-        decoded * (1 + self.rules.max(1) as u64) + coefficients
+        // libwebp decodes a lossless picture whole (4 bytes a pixel) before any rescaling.
+        let lossless_webp = self.source.format == Format::Webp && self.source.quality == Some(100);
+        let argb = if lossless_webp {
+            u64::from(w) * u64::from(h) * 4
+        } else {
+            0
+        };
+        decoded * (1 + self.rules.max(1) as u64) + coefficients + argb
     }
 }
 
@@ -184,4 +194,40 @@ pub fn process(data: &[u8], rule: &str, limits: &Limits) -> Result<Output> {
 /// ImageInfo of `data` (decodes the first frame for the average colour).
 pub fn info(data: &[u8], limits: &Limits) -> Result<ImageInfo> {
     Ok(decode(data, limits, Frames::First)?.info())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(name: &str) -> Vec<u8> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(dir.join("../../shared/testdata/images/edge").join(name)).expect("image")
+    }
+
+    fn planned(data: &[u8], rule: &str) -> Plan {
+        let rules = [parse_rule(rule).expect("rule")];
+        plan(data, &rules, &Limits::default()).expect("plan")
+    }
+
+    #[test]
+    fn a_still_webp_thumbnail_budgets_for_the_shrunk_decode() {
+        let data = edge("lossy.webp");
+        let full = planned(&data, "imageMogr2/rotate/90");
+        let w = full.source.width;
+        let small = planned(&data, &format!("imageMogr2/thumbnail/{}x", w / 8));
+        assert!(small.memory_bytes() * 8 < full.memory_bytes());
+    }
+
+    #[test]
+    fn a_lossless_webp_budgets_for_libwebp_decoding_it_whole() {
+        let data = webp_still::tests::lossless("hopper.png");
+        let small = planned(&data, "imageMogr2/thumbnail/16x");
+        assert_eq!(small.source.quality, Some(100), "a lossless WebP");
+        let (w, h) = (
+            u64::from(small.source.width),
+            u64::from(small.source.height),
+        );
+        assert!(small.memory_bytes() >= w * h * 4);
+    }
 }

@@ -279,8 +279,10 @@ pub fn decode_probed(
         Format::Gif => decode_gif(data, limits, frames, &mut source)?,
         // libwebp for a still picture: about twice image-webp's speed here, and it can
         // shrink on load (its in-loop rescaler, as libvips uses it).
-        Format::Webp if source.frames == 1 => vec![still(webp_still::decode(data, denom)?)],
-        Format::Webp => decode_webp(data, frames)?,
+        Format::Webp => match webp_still::decode(data, denom)? {
+            Some(image) => vec![still(image)],
+            None => decode_webp(data, frames)?,
+        },
     };
     Ok(Decoded { source, frames })
 }

@@ -118,6 +118,8 @@ pub struct Plan {
     /// A progressive JPEG's components: its decoders keep every DCT coefficient of the full
     /// image (2 bytes each) until the last scan, whatever the output size.
     progressive_components: Option<u8>,
+    /// A JPEG, or a still WebP: decoded smaller when the rules allow.
+    shrinks_on_load: bool,
 }
 
 impl Plan {
@@ -126,9 +128,7 @@ impl Plan {
     /// refuse the work before doing it.
     pub fn memory_bytes(&self) -> u64 {
         let (w, h) = (self.source.width, self.source.height);
-        let d = if self.source.format == Format::Jpeg
-            || (self.source.format == Format::Webp && self.source.frames == 1)
-        {
+        let d = if self.shrinks_on_load {
             decode::shrink_denominator(w, h, self.min_size.0, self.min_size.1)
         } else {
             1
@@ -165,12 +165,18 @@ pub fn plan(data: &[u8], rules: &[Rule], limits: &Limits) -> Result<Plan> {
             .and_then(|soi| jpeg_scaled::progressive_components(&data[soi..])),
         _ => None,
     };
+    let shrinks_on_load = match source.format {
+        Format::Jpeg => true,
+        Format::Webp => webp_still::is_still(data),
+        _ => false,
+    };
     Ok(Plan {
         frames: frames_needed(source.format, rules),
         source,
         min_size,
         rules: rules.len(),
         progressive_components,
+        shrinks_on_load,
     })
 }
 

@@ -15,9 +15,21 @@ fn corrupt(why: String) -> ProcessError {
     ProcessError::InvalidImageFormat(why)
 }
 
-/// Decodes `data` (a still WebP whose size was already checked against the limits) at
-/// 1/`denom` of its size, rounding up; `denom` 1 decodes at full size.
-pub(crate) fn decode(data: &[u8], denom: u32) -> Result<DynamicImage> {
+/// Whether `data` is a WebP that [`decode`] takes (not an animation), from its header.
+pub(crate) fn is_still(data: &[u8]) -> bool {
+    // SAFETY: WebPGetFeatures only reads `data` and writes the struct it is given.
+    unsafe {
+        let mut features: sys::WebPBitstreamFeatures = std::mem::zeroed();
+        sys::WebPGetFeatures(data.as_ptr(), data.len(), &mut features)
+            == sys::VP8StatusCode::VP8_STATUS_OK
+            && features.has_animation == 0
+    }
+}
+
+/// Decodes `data` (a WebP whose size was already checked against the limits) at 1/`denom`
+/// of its size, rounding up; `denom` 1 decodes at full size. `None` for an animation (even
+/// of one frame), which libwebp's still decoder refuses.
+pub(crate) fn decode(data: &[u8], denom: u32) -> Result<Option<DynamicImage>> {
     // SAFETY: `config` is initialised by libwebp before use; `data` outlives every call that
     // reads it; the output buffer is ours (`is_external_memory`), sized for the stride and
     // height given to libwebp, which writes nothing past `size`.
@@ -29,6 +41,9 @@ pub(crate) fn decode(data: &[u8], denom: u32) -> Result<DynamicImage> {
         let status = sys::WebPGetFeatures(data.as_ptr(), data.len(), &mut config.input);
         if status != sys::VP8StatusCode::VP8_STATUS_OK {
             return Err(corrupt(format!("WebP header: {status:?}")));
+        }
+        if config.input.has_animation != 0 {
+            return Ok(None);
         }
         let (w, h) = (config.input.width, config.input.height);
         if w <= 0 || h <= 0 {
@@ -68,7 +83,9 @@ pub(crate) fn decode(data: &[u8], denom: u32) -> Result<DynamicImage> {
         } else {
             RgbImage::from_raw(out_w, out_h, pixels).map(DynamicImage::ImageRgb8)
         };
-        image.ok_or_else(|| corrupt("WebP decoded to a short buffer".into()))
+        image
+            .map(Some)
+            .ok_or_else(|| corrupt("WebP decoded to a short buffer".into()))
     }
 }
 
@@ -140,7 +157,7 @@ pub(crate) mod tests {
     #[test]
     fn full_size_matches_image_webp() {
         for (name, data) in stills() {
-            let ours = decode(&data, 1).expect(&name);
+            let ours = decode(&data, 1).expect(&name).expect("a still");
             let reference = image_webp(&data);
             assert_eq!(ours.color(), reference.color(), "{name}");
             assert_eq!(ours.dimensions(), reference.dimensions(), "{name}");
@@ -155,7 +172,7 @@ pub(crate) mod tests {
         for (name, data) in stills() {
             let reference = image_webp(&data);
             for denom in [2, 4, 8] {
-                let ours = decode(&data, denom).expect(&name);
+                let ours = decode(&data, denom).expect(&name).expect("a still");
                 let (w, h) = reference.dimensions();
                 let want = (w.div_ceil(denom), h.div_ceil(denom));
                 assert_eq!(ours.dimensions(), want, "{name} at 1/{denom}");
@@ -165,6 +182,19 @@ pub(crate) mod tests {
                 let diff = mean_abs_diff(ours.as_bytes(), shrunk.as_bytes());
                 assert!(diff < 8.0, "{name} at 1/{denom}: mean difference {diff}");
             }
+        }
+    }
+
+    #[test]
+    fn leaves_animations_to_image_webp() {
+        for name in ["animated.webp", "anim_frame1.webp"] {
+            let animated = name == "animated.webp";
+            assert_eq!(
+                decode(&edge(name), 1).expect(name).is_none(),
+                animated,
+                "{name}"
+            );
+            assert_eq!(is_still(&edge(name)), !animated, "{name}");
         }
     }
 

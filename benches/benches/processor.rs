@@ -50,6 +50,14 @@ fn bench(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(8));
+    // The shared photos include no large WebP: the 14.7 MP one is converted first (quality 80).
+    let webp = process(
+        &photo("safelanding-5120x2880.jpg"),
+        "imageMogr2/format/webp/quality/80",
+        &limits,
+    )
+    .map(|o| o.bytes)
+    .unwrap_or_else(|e| panic!("making the WebP input: {e}"));
     for (file, rule, name) in cases {
         let data = photo(file);
         group.bench_function(name, |b| {
@@ -60,6 +68,13 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    group.bench_function("14.7MP webp -> 1000px jpeg", |b| {
+        b.iter(|| {
+            process(&webp, "imageMogr2/thumbnail/1000x", &limits)
+                .map(|o| o.bytes.len())
+                .unwrap_or(0)
+        })
+    });
     group.finish();
 }
 

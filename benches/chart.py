@@ -34,7 +34,7 @@ def table(marker):
 def bars(x0, y0, width, title, groups, series, unit, note):
     """A horizontal grouped bar chart: `groups` is [(label, [value per series])]."""
     peak = max(v for _, values in groups for v in values if v is not None) or 1
-    label_w, bar_h, gap = 250, 13, 12
+    label_w, bar_h, gap = 310, 13, 12
     plot_w = width - label_w - 70
     out = [f'<text x="{x0}" y="{y0}" font-size="15" font-weight="bold">{html.escape(title)}</text>',
            f'<text x="{x0}" y="{y0 + 17}" font-size="11" fill="#555">{html.escape(note)}</text>']

@@ -34,6 +34,7 @@ RULES = [
 HEADER = json.dumps({"rules": RULES})
 CONCURRENCY = [int(c) for c in os.environ.get("LOAD_CONCURRENCY", "1,8,32").split(",")]
 SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
+ROUNDS = int(os.environ.get("LOAD_ROUNDS", "3"))
 
 
 def run(concurrency, one):
@@ -74,14 +75,6 @@ def run_raw(concurrency, one, seconds):
     return lat, errors, time.time() - t0
 
 
-def with_cpu(pid, row):
-    """Runs a load row and adds the picops process' CPU time per upload during it: unlike the
-    rate, it does not depend on how the client, the store and picops shared the cores."""
-    before = cpu_seconds(pid)
-    rate, p50, p99, err = row()
-    return rate, p50, p99, err, (cpu_seconds(pid) - before) * 1000 / max(1, rate * SECONDS)
-
-
 def pillow_outputs(data):
     outs = []
     for width, fmt in ((1000, "JPEG"), (400, "WEBP"), (300, "JPEG")):
@@ -113,7 +106,6 @@ def python_pipeline(args):
 
 
 def main():
-    
     srv = start_server(scratch_dir(), ["--workers", str(os.cpu_count())])
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     s3 = client(srv.endpoint)
@@ -123,47 +115,65 @@ def main():
     session.mount("http://", adapter)
     small = pillow_outputs(PHOTO)
     pid = srv.proc.pid
-    rows = []
+
+    def picops_put():
+        r = signed("PUT", f"{srv.endpoint}/{bucket}/p/{uuid.uuid4().hex}.jpg", data=PHOTO,
+                   headers={"Pic-Operations": HEADER}, session=session)
+        if r.status_code != 200:
+            raise RuntimeError(r.text)
+
+    def upload_only():
+        base = f"u/{uuid.uuid4().hex}"
+        for i, body in enumerate([PHOTO, *small]):
+            r = signed("PUT", f"{srv.endpoint}/{bucket}/{base}/{i}", data=body, session=session)
+            if r.status_code != 200:
+                raise RuntimeError(r.text)
+
+    # The Python pipeline, in as many processes as cores, each doing uploads back to back.
+    n = os.cpu_count()
+    pipeline_name = f"boto3 + Pillow pipeline ({n} processes)"
+
+    def pipeline_turn(pool, seconds):
+        lat, t0 = [], time.time()
+        while time.time() - t0 < seconds:
+            lat += list(pool.map(python_pipeline, [(srv.endpoint, bucket)] * n))
+        return lat, 0, time.time() - t0
+
+    # Every row runs in ROUNDS turns, the rows taking turns, so that a change in the shared
+    # machine's load during the run falls on all of them alike (ratios are the figures).
+    rows = {}
+
+    def turn(key, measure):
+        before = cpu_seconds(pid)
+        lat, errors, elapsed = measure()
+        t_lat, t_err, t_elapsed, t_cpu = rows.get(key, ([], 0, 0.0, 0.0))
+        rows[key] = (t_lat + lat, t_err + errors, t_elapsed + elapsed, t_cpu + cpu_seconds(pid) - before)
+
     try:
-        for c in CONCURRENCY:
-            def picops_put():
-                r = signed("PUT", f"{srv.endpoint}/{bucket}/p/{uuid.uuid4().hex}.jpg", data=PHOTO,
-                           headers={"Pic-Operations": HEADER}, session=session)
-                if r.status_code != 200:
-                    raise RuntimeError(r.text)
-
-            def upload_only():
-                base = f"u/{uuid.uuid4().hex}"
-                for i, body in enumerate([PHOTO, *small]):
-                    r = signed("PUT", f"{srv.endpoint}/{bucket}/{base}/{i}", data=body, session=session)
-                    if r.status_code != 200:
-                        raise RuntimeError(r.text)
-
-            rows.append(("picops PUT + 3 rules", c, *with_cpu(pid, lambda: run(c, picops_put))))
-            rows.append(("upload-only ceiling (4 PUTs)", c, *with_cpu(pid, lambda: run(c, upload_only))))
-        # The Python pipeline, in as many processes as cores, each doing uploads back to back.
-        n = os.cpu_count()
         with ProcessPoolExecutor(n) as pool:
-            cpu0 = cpu_seconds(pid)
-            t0 = time.time()
-            lat = []
-            while time.time() - t0 < SECONDS:
-                lat += list(pool.map(python_pipeline, [(srv.endpoint, bucket)] * n))
-            elapsed = time.time() - t0
-        lat.sort()
-        cpu = (cpu_seconds(pid) - cpu0) * 1000 / max(1, len(lat))
-        rows.append((f"boto3 + Pillow pipeline ({n} processes)", n, len(lat) / elapsed,
-                     lat[len(lat) // 2] * 1000, lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000, 0, cpu))
+            for _ in range(ROUNDS):
+                for c in CONCURRENCY:
+                    turn(("picops PUT + 3 rules", c), lambda: run_raw(c, picops_put, SECONDS / ROUNDS))
+                    turn(("upload-only ceiling (4 PUTs)", c), lambda: run_raw(c, upload_only, SECONDS / ROUNDS))
+                turn((pipeline_name, n), lambda: pipeline_turn(pool, SECONDS / ROUNDS))
     finally:
         srv.proc.terminate()
         srv.proc.wait(timeout=30)
 
     store = os.environ.get("PICOPS_E2E_UPSTREAM") and "Garage" or "embedded store"
-    lines = [f"Store: {store}; {SECONDS:.0f} s per row; client and server on the same {os.cpu_count()}-core machine.", "",
+    lines = [f"Store: {store}; {SECONDS:.0f} s per row in {ROUNDS} turns, the rows taking turns; client and "
+             f"server on the same {os.cpu_count()}-core machine.", "",
              "| workload | concurrency | uploads/s | p50 ms | p99 ms | errors | picops CPU ms / upload |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, c, rate, p50, p99, err, cpu in rows:
-        lines.append(f"| {name} | {c} | {rate:.1f} | {p50:.0f} | {p99:.0f} | {err} | {cpu:.0f} |")
+    for (name, c), (lat, errors, elapsed, cpu) in rows.items():
+        rate, p50, p99, err = summary(lat, errors, elapsed)
+        lines.append(f"| {name} | {c} | {rate:.1f} | {p50:.0f} | {p99:.0f} | {err} | "
+                     f"{cpu * 1000 / max(1, len(lat)):.0f} |")
+    pipeline_rate = summary(*rows[(pipeline_name, n)][:3])[0]
+    lines.append("")
+    for c in CONCURRENCY:
+        rate = summary(*rows[("picops PUT + 3 rules", c)][:3])[0]
+        lines.append(f"- concurrency {c}: picops / pipeline {rate / pipeline_rate:.2f}×")
     table = "\n".join(lines)
     print(table)
     marker = "LOAD-GARAGE" if os.environ.get("PICOPS_E2E_UPSTREAM") else "LOAD"

@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use picops_processor::{ImageInfo, Output, Plan, Rule};
 
 use pingora::proxy::Session;
+use sha2::Digest;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
@@ -416,6 +417,9 @@ async fn read_body(
         })
     });
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(cap) as usize);
+    // Hashed piece by piece while each is still in cache, and so that a large body never
+    // holds the reactor for one long pass at the end.
+    let mut hasher = matches!(check, BodyCheck::Sha256(_)).then(<sha2::Sha256 as Digest>::new);
     let mut rate = BodyRate::new(slow);
     loop {
         let piece = tokio::time::timeout(slow.body_idle, session.read_request_body())
@@ -439,13 +443,16 @@ async fn read_body(
         if buf.len() as u64 > cap {
             return Err(too_large(cap));
         }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&buf[before..]);
+        }
     }
     if let Some(d) = &mut decoder {
         d.finish()?;
     }
     let body = buf.freeze();
-    if let BodyCheck::Sha256(expected) = check {
-        let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    if let (BodyCheck::Sha256(expected), Some(h)) = (check, hasher) {
+        let actual = hex::encode(h.finalize());
         if !crate::auth::constant_time_eq(actual.as_bytes(), expected.as_bytes()) {
             return Err(ApiError::SignatureDoesNotMatch(
                 "the body does not match the x-amz-content-sha256 the request was signed with"

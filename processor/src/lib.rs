@@ -17,6 +17,8 @@ pub mod ops;
 pub mod pipeline;
 pub mod quality;
 pub mod rule;
+#[cfg(test)]
+mod test_support;
 pub mod text;
 pub mod watermark;
 mod webp_still;
@@ -205,11 +207,7 @@ pub fn info(data: &[u8], limits: &Limits) -> Result<ImageInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn edge(name: &str) -> Vec<u8> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(dir.join("../../shared/testdata/images/edge").join(name)).expect("image")
-    }
+    use crate::test_support::edge;
 
     fn planned(data: &[u8], rule: &str) -> Plan {
         let rules = [parse_rule(rule).expect("rule")];

@@ -92,16 +92,9 @@ pub(crate) fn decode(data: &[u8], denom: u32) -> Result<Option<DynamicImage>> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::test_support::{edge, mean_abs_diff};
     use image::GenericImageView;
     use std::io::Cursor;
-    use std::path::PathBuf;
-
-    fn edge(name: &str) -> Vec<u8> {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/testdata/images/edge")
-            .join(name);
-        std::fs::read(path).expect("test image")
-    }
 
     /// The other decoder's full-size pixels, as the reference.
     fn image_webp(data: &[u8]) -> DynamicImage {
@@ -114,16 +107,6 @@ pub(crate) mod tests {
         } else {
             DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, buf).expect("rgb"))
         }
-    }
-
-    fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
-        assert_eq!(a.len(), b.len());
-        let sum: u64 = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| u64::from(x.abs_diff(*y)))
-            .sum();
-        sum as f64 / a.len() as f64
     }
 
     const STILLS: [&str; 6] = [

@@ -1039,11 +1039,7 @@ fn upsample_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    fn images() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/images")
-    }
+    use crate::test_support::{images, mean_abs_diff};
 
     /// The reference: jpeg-decoder's own scaled decode of the same file.
     fn reference(data: &[u8], denom: u32) -> (u32, u32, Vec<u8>, bool) {
@@ -1059,15 +1055,6 @@ mod tests {
             d.decode().expect("decode"),
             grey,
         )
-    }
-
-    fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
-        let total: u64 = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| u64::from(x.abs_diff(*y)))
-            .sum();
-        total as f64 / a.len() as f64
     }
 
     #[test]

@@ -285,15 +285,14 @@ fn be16(s: &[u8], at: usize) -> Option<u16> {
 
 /// A canonical Huffman table with a direct lookup for codes of up to [`FAST_BITS`].
 struct Huffman {
-    /// `(length << 8) | symbol` for every 9-bit prefix that starts with a short code; 0 if
-    /// the code is longer.
+    /// `(length << 8) | symbol` for every [`FAST_BITS`]-bit prefix that starts with a short
+    /// code; 0 if the code is longer.
     lookup: Box<[u16; 1 << FAST_BITS]>,
-    /// For AC tables: a short code *and* its value bits within 9 bits, resolved at once:
+    /// For AC tables: a short code *and* its value bits within [`FAST_BITS`], resolved at once:
     /// `(value << 16) | (run << 8) | total_length`; 0 when not resolvable so.
     fast_ac: Box<[i32; 1 << FAST_BITS]>,
-    /// For AC tables: up to two symbols that are only skipped, resolved at once (see
-    /// [`SkipEntry`]); 0 when the first code is longer than [`FAST_BITS`].
-    skip: Box<[u32; 1 << FAST_BITS]>,
+    /// For AC tables: up to two symbols that are only skipped, resolved at once.
+    skip: Box<[SkipEntry; 1 << FAST_BITS]>,
     max_code: [i32; 17],
     offset: [i32; 17],
     values: Vec<u8>,
@@ -344,7 +343,7 @@ impl Huffman {
         let skip = if ac {
             skip_table(&lookup)
         } else {
-            Box::new([0; 1 << FAST_BITS])
+            Box::new([SkipEntry::UNRESOLVED; 1 << FAST_BITS])
         };
         Some(Huffman {
             lookup,
@@ -365,21 +364,27 @@ impl Huffman {
 /// is what bounds this loop. A first symbol that ends the block (an end of block, or a run
 /// reaching position 64) must not take the second, which then belongs to the next block;
 /// [`skip_rest`] decides that at run time.
-struct SkipEntry;
+#[derive(Clone, Copy)]
+struct SkipEntry(u32);
 
 impl SkipEntry {
-    fn pack(bits_one: u32, advance_one: u32, bits_both: u32, advance_both: u32) -> u32 {
-        bits_one | advance_one << 5 | bits_both << 13 | advance_both << 19
+    /// The first code is longer than [`FAST_BITS`]: the symbol takes the general path.
+    const UNRESOLVED: SkipEntry = SkipEntry(0);
+
+    fn new(bits_one: u32, advance_one: u32, bits_both: u32, advance_both: u32) -> SkipEntry {
+        SkipEntry(bits_one | advance_one << 5 | bits_both << 13 | advance_both << 19)
     }
 
+    /// Bits and zig-zag advance of the first symbol.
     #[inline(always)]
-    fn one(e: u32) -> (u32, usize) {
-        (e & 31, (e >> 5 & 0xFF) as usize)
+    fn one(self) -> (u32, usize) {
+        (self.0 & 31, (self.0 >> 5 & 0xFF) as usize)
     }
 
+    /// Bits and zig-zag advance of both symbols (of the first alone when no second fits).
     #[inline(always)]
-    fn both(e: u32) -> (u32, usize) {
-        (e >> 13 & 63, (e >> 19 & 0xFF) as usize)
+    fn both(self) -> (u32, usize) {
+        (self.0 >> 13 & 63, (self.0 >> 19 & 0xFF) as usize)
     }
 }
 
@@ -395,8 +400,8 @@ fn skip_advance(rs: u32) -> Option<u32> {
     }
 }
 
-fn skip_table(lookup: &[u16; 1 << FAST_BITS]) -> Box<[u32; 1 << FAST_BITS]> {
-    let mut skip = Box::new([0u32; 1 << FAST_BITS]);
+fn skip_table(lookup: &[u16; 1 << FAST_BITS]) -> Box<[SkipEntry; 1 << FAST_BITS]> {
+    let mut skip = Box::new([SkipEntry::UNRESOLVED; 1 << FAST_BITS]);
     for (bits, slot) in skip.iter_mut().enumerate() {
         let entry = lookup[bits];
         let (len, rs) = (u32::from(entry >> 8), u32::from(entry & 0xFF));
@@ -416,7 +421,7 @@ fn skip_table(lookup: &[u16; 1 << FAST_BITS]) -> Box<[u32; 1 << FAST_BITS]> {
                 }
             }
         }
-        *slot = SkipEntry::pack(total, advance, bits_both, advance_both);
+        *slot = SkipEntry::new(total, advance, bits_both, advance_both);
     }
     skip
 }
@@ -805,14 +810,14 @@ fn skip_rest(bits: &mut Bits, ac: &Huffman, mut k: usize) -> Option<usize> {
             bits.refill();
         }
         let e = ac.skip[bits.peek(FAST_BITS) as usize & FAST_MASK];
-        if e == 0 {
+        if e.0 == SkipEntry::UNRESOLVED.0 {
             k += next_ac(bits, ac)?.0 + 1;
             continue;
         }
-        let (len, advance) = if k + SkipEntry::one(e).1 < 64 {
-            SkipEntry::both(e)
+        let (len, advance) = if k + e.one().1 < 64 {
+            e.both()
         } else {
-            SkipEntry::one(e)
+            e.one()
         };
         bits.consume(len);
         k += advance;

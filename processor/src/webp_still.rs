@@ -15,6 +15,17 @@ fn corrupt(why: String) -> ProcessError {
     ProcessError::InvalidImageFormat(why)
 }
 
+/// What a libwebp status means to the one who sent the file.
+fn refused(status: sys::VP8StatusCode) -> ProcessError {
+    use sys::VP8StatusCode as S;
+    corrupt(match status {
+        S::VP8_STATUS_NOT_ENOUGH_DATA => "WebP is truncated".into(),
+        S::VP8_STATUS_UNSUPPORTED_FEATURE => "WebP uses a feature libwebp does not support".into(),
+        S::VP8_STATUS_OUT_OF_MEMORY => "WebP could not be decoded: out of memory".into(),
+        other => format!("WebP data is corrupt (libwebp: {other:?})"),
+    })
+}
+
 /// Whether `data` is a WebP that [`decode`] takes (not an animation), from its header.
 pub(crate) fn is_still(data: &[u8]) -> bool {
     // SAFETY: WebPGetFeatures only reads `data` and writes the struct it is given.
@@ -40,7 +51,7 @@ pub(crate) fn decode(data: &[u8], denom: u32) -> Result<Option<DynamicImage>> {
         }
         let status = sys::WebPGetFeatures(data.as_ptr(), data.len(), &mut config.input);
         if status != sys::VP8StatusCode::VP8_STATUS_OK {
-            return Err(corrupt(format!("WebP header: {status:?}")));
+            return Err(refused(status));
         }
         if config.input.has_animation != 0 {
             return Ok(None);
@@ -75,7 +86,7 @@ pub(crate) fn decode(data: &[u8], denom: u32) -> Result<Option<DynamicImage>> {
         // Frees nothing of ours (external memory), only what libwebp may hold besides.
         sys::WebPFreeDecBuffer(&mut config.output);
         if status != sys::VP8StatusCode::VP8_STATUS_OK {
-            return Err(corrupt(format!("WebP: {status:?}")));
+            return Err(refused(status));
         }
         let (out_w, out_h) = (out_w as u32, out_h as u32);
         let image = if alpha {
@@ -184,7 +195,8 @@ pub(crate) mod tests {
     #[test]
     fn refuses_damage_with_an_error() {
         let data = edge("lossy.webp");
-        assert!(decode(&data[..data.len() / 2], 1).is_err());
+        let cut = decode(&data[..data.len() / 2], 1).expect_err("half a file");
+        assert_eq!(cut.to_string(), "invalid image: WebP is truncated");
         assert!(decode(b"RIFF\0\0\0\0WEBPVP8 ", 1).is_err());
         for at in (0..data.len().min(400)).step_by(3) {
             let mut bad = data.clone();

@@ -224,7 +224,8 @@ pub fn decode(data: &[u8], limits: &Limits, frames: Frames) -> Result<Decoded> {
 
 /// As [`decode`], but a JPEG may be decoded smaller (1/2, 1/4 or 1/8, in the DCT domain, as
 /// libjpeg's `scale_denom` and libvips' shrink-on-load do), and a still WebP too (libwebp's
-/// rescaler), as long as both sides stay at least `min_size`. The frames may then be smaller than `source.width`×`source.height`.
+/// rescaler), as long as both sides stay at least `min_size`. The frames may then be
+/// smaller than `source.width`×`source.height`.
 pub fn decode_at_least(
     data: &[u8],
     limits: &Limits,

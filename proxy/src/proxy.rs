@@ -81,14 +81,7 @@ impl BodyGuard {
         match &mut self.check {
             GuardCheck::SignedChunks(d) => d.finish()?,
             GuardCheck::Sha256(h, expected) => {
-                let actual = hex::encode(std::mem::take(h).finalize());
-                if !auth::constant_time_eq(actual.as_bytes(), expected.as_bytes()) {
-                    return Err(ApiError::SignatureDoesNotMatch(
-                        "the body does not match the x-amz-content-sha256 the request was \
-                         signed with"
-                            .into(),
-                    ));
-                }
+                auth::verify_body_sha256(std::mem::take(h), expected)?;
             }
         }
         Ok(match self.held.take() {

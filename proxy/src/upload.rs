@@ -452,13 +452,7 @@ async fn read_body(
     }
     let body = buf.freeze();
     if let (BodyCheck::Sha256(expected), Some(h)) = (check, hasher) {
-        let actual = hex::encode(h.finalize());
-        if !crate::auth::constant_time_eq(actual.as_bytes(), expected.as_bytes()) {
-            return Err(ApiError::SignatureDoesNotMatch(
-                "the body does not match the x-amz-content-sha256 the request was signed with"
-                    .into(),
-            ));
-        }
+        crate::auth::verify_body_sha256(h, expected)?;
     }
     Ok(body)
 }

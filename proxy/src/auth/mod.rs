@@ -233,6 +233,20 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// The end of a body hashed as it arrived: it must be what the signature's
+/// `x-amz-content-sha256` (hex) declared.
+pub fn verify_body_sha256(hashed: sha2::Sha256, expected: &str) -> Result<(), ApiError> {
+    use sha2::Digest;
+    let actual = hex::encode(hashed.finalize());
+    if constant_time_eq(actual.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::SignatureDoesNotMatch(
+            "the body does not match the x-amz-content-sha256 the request was signed with".into(),
+        ))
+    }
+}
+
 fn mismatch(algorithm: &str) -> ApiError {
     ApiError::SignatureDoesNotMatch(format!(
         "the request signature we calculated does not match the signature you provided \

@@ -1,5 +1,6 @@
 //! Encoders, one per output format, and the quality rules of PROTOCOL §3.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use image::codecs::gif::{GifEncoder, Repeat};
@@ -80,13 +81,13 @@ fn encode_jpeg(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
             "{w}x{h} is too large for JPEG"
         )));
     };
-    let color = match img {
+    let color = match img.as_ref() {
         DynamicImage::ImageLuma8(_) => jpeg_encoder::ColorType::Luma,
         _ => jpeg_encoder::ColorType::Rgb,
     };
-    let img = match img {
+    let img = match img.as_ref() {
         DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => img,
-        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+        other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
     };
     let mut out = Vec::with_capacity(img.as_bytes().len() / 8);
     let mut enc = jpeg_encoder::Encoder::new(&mut out, s.quality);
@@ -118,11 +119,13 @@ fn encode_webp(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
         )));
     }
     let img = match img {
-        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => img.clone(),
-        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
-        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => Cow::Borrowed(img),
+        other if other.color().has_alpha() => {
+            Cow::Owned(DynamicImage::ImageRgba8(other.to_rgba8()))
+        }
+        other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
     };
-    let enc = match &img {
+    let enc = match img.as_ref() {
         DynamicImage::ImageRgba8(i) => webp::Encoder::from_rgba(i.as_raw(), w, h),
         _ => webp::Encoder::from_rgb(img.as_bytes(), w, h),
     };

@@ -1,5 +1,7 @@
 //! Pixel steps. Each takes an image and returns a new one; the pipeline decides the order.
 
+use std::borrow::Cow;
+
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::{imageops, DynamicImage, GenericImageView, Rgba, RgbaImage};
 
@@ -259,7 +261,7 @@ pub fn grayscale(img: &DynamicImage) -> DynamicImage {
 }
 
 /// Composite alpha over white, for formats without alpha (JPEG, and BMP here).
-pub fn flatten_on_white(img: &DynamicImage) -> DynamicImage {
+pub fn flatten_on_white(img: &DynamicImage) -> Cow<'_, DynamicImage> {
     match img {
         DynamicImage::ImageRgba8(rgba) => {
             let mut out = image::RgbImage::new(rgba.width(), rgba.height());
@@ -269,7 +271,7 @@ pub fn flatten_on_white(img: &DynamicImage) -> DynamicImage {
                     o.0[c] = ((u32::from(p.0[c]) * a + 255 * (255 - a) + 127) / 255) as u8;
                 }
             }
-            DynamicImage::ImageRgb8(out)
+            Cow::Owned(DynamicImage::ImageRgb8(out))
         }
         DynamicImage::ImageLumaA8(la) => {
             let mut out = image::GrayImage::new(la.width(), la.height());
@@ -277,9 +279,9 @@ pub fn flatten_on_white(img: &DynamicImage) -> DynamicImage {
                 let a = u32::from(p.0[1]);
                 o.0[0] = ((u32::from(p.0[0]) * a + 255 * (255 - a) + 127) / 255) as u8;
             }
-            DynamicImage::ImageLuma8(out)
+            Cow::Owned(DynamicImage::ImageLuma8(out))
         }
-        other => other.clone(),
+        other => Cow::Borrowed(other),
     }
 }
 

@@ -67,7 +67,10 @@ impl OutputSpec {
 }
 
 struct Ctx<'a> {
-    frames: Vec<Frame>,
+    /// Borrowed from the shared decode until the first step makes new pixels: every rule of
+    /// an upload starts from the same decoded image, and most begin with a resize, which
+    /// never needed a copy of its input.
+    frames: Cow<'a, [Frame]>,
     /// The size the rule sees. Equal to the frames' size, except before the first resize of
     /// a shrink-on-load decode, where the frames are smaller than the source they stand for.
     logical: (u32, u32),
@@ -98,8 +101,25 @@ impl Ctx<'_> {
 
     fn each(&mut self, step: impl Fn(&DynamicImage) -> Result<DynamicImage>) -> Result<()> {
         self.tick()?;
-        for f in &mut self.frames {
-            f.image = step(&f.image)?;
+        match &mut self.frames {
+            // In place, so that an animation holds one old frame at a time beside the new ones.
+            Cow::Owned(frames) => {
+                for f in frames {
+                    f.image = step(&f.image)?;
+                }
+            }
+            Cow::Borrowed(frames) => {
+                let stepped = frames
+                    .iter()
+                    .map(|f| {
+                        Ok(Frame {
+                            image: step(&f.image)?,
+                            delay_ms: f.delay_ms,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                self.frames = Cow::Owned(stepped);
+            }
         }
         self.logical = self.actual();
         Ok(())
@@ -171,9 +191,8 @@ fn run_inner(
     } else {
         1
     };
-    let frames: Vec<Frame> = decoded.frames.iter().take(keep).cloned().collect();
     let mut ctx = Ctx {
-        frames,
+        frames: Cow::Borrowed(&decoded.frames[..keep.min(decoded.frames.len())]),
         logical: (source.width, source.height),
         orientation: source.orientation,
         exif: source.exif.as_deref().map(Cow::Borrowed),

@@ -1,5 +1,6 @@
 //! picops as a library: the modules of the `picops` binary, also used by the fuzz targets.
 
+pub mod allocator;
 pub mod auth;
 pub mod cli;
 pub mod config;

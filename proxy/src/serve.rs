@@ -1,7 +1,9 @@
 //! `picops serve`: assembles the configuration, the upstream, the proxy, the ops listener and
 //! the shutdown watcher, and runs the pingora server.
 
-use crate::{auth, config, embedded, metrics, ops, proxy, route, timeouts, upload, upstream};
+use crate::{
+    allocator, auth, config, embedded, metrics, ops, proxy, route, timeouts, upload, upstream,
+};
 use std::sync::Arc;
 
 use pingora::server::configuration::ServerConf;
@@ -64,6 +66,7 @@ fn exit_when_drained() -> Result<(), String> {
 pub fn serve(args: &config::ServeArgs) -> Result<(), String> {
     let config = config::Config::load(args)?;
     init_logs(config.log_format);
+    allocator::tune();
     let callers_for_store: &[auth::Credential] =
         if config.sign_upstream_as == config::SignAs::Caller {
             &config.credentials

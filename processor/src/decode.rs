@@ -4,6 +4,7 @@
 use std::io::Cursor;
 
 use image::{AnimationDecoder, DynamicImage, ImageDecoder, RgbImage, RgbaImage};
+use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
@@ -198,12 +199,12 @@ fn jpeg_options() -> DecoderOptions {
 fn probe_jpeg(data: &[u8]) -> Result<(Source, usize, ColorSpace)> {
     let soi = find_jpeg_soi(data).ok_or_else(|| corrupt("no JPEG start marker"))?;
     let body = &data[soi..];
-    let mut d = JpegDecoder::new_with_options(body, jpeg_options());
+    let mut d = JpegDecoder::new_with_options(ZCursor::new(body), jpeg_options());
     d.decode_headers()
         .map_err(|e| corrupt(format!("JPEG: {e:?}")))?;
     let info = d.info().ok_or_else(|| corrupt("JPEG header unreadable"))?;
     let exif = d.exif().cloned();
-    let colorspace = d.get_input_colorspace().unwrap_or(ColorSpace::RGB);
+    let colorspace = d.input_colorspace().unwrap_or(ColorSpace::RGB);
     let source = Source {
         format: Format::Jpeg,
         width: u32::from(info.width),
@@ -261,6 +262,8 @@ pub fn decode_probed(
                     None => decode_jpeg_scaled(&data[soi..], &source, denom)?,
                 };
                 vec![still(image)]
+            } else if jpeg_scaled::has_scan_per_component(&data[soi..]) {
+                vec![still(decode_jpeg_scaled(&data[soi..], &source, 1)?)]
             } else {
                 vec![still(decode_jpeg(data)?)]
             }
@@ -300,9 +303,11 @@ pub fn shrink_denominator(w: u32, h: u32, mw: u32, mh: u32) -> u32 {
         .unwrap_or(1)
 }
 
-/// Shrink-on-load for what [`jpeg_scaled`] does not cover (progressive files above all),
-/// through jpeg-decoder's scaled IDCT (zune-jpeg has none). CMYK and 16-bit inputs take the
-/// full-size path, where colour conversion is already right. `jpeg` starts at its SOI.
+/// jpeg-decoder, for what the other two decoders get wrong or lack: shrink-on-load of what
+/// [`jpeg_scaled`] does not cover (its scaled IDCT; zune-jpeg has none), and the full-size
+/// decode (`denom` 1) of sequential files with a scan per component, which zune-jpeg
+/// decodes with wrong colours. CMYK and 16-bit inputs take zune-jpeg's full-size path,
+/// where colour conversion is already right. `jpeg` starts at its SOI.
 fn decode_jpeg_scaled(jpeg: &[u8], source: &Source, denom: u32) -> Result<DynamicImage> {
     let mut d = jpeg_decoder::Decoder::new(jpeg);
     d.read_info().map_err(|e| corrupt(format!("JPEG: {e}")))?;
@@ -336,8 +341,10 @@ fn decode_jpeg(data: &[u8]) -> Result<DynamicImage> {
     } else {
         ColorSpace::RGB
     };
-    let mut d =
-        JpegDecoder::new_with_options(&data[soi..], jpeg_options().jpeg_set_out_colorspace(out));
+    let mut d = JpegDecoder::new_with_options(
+        ZCursor::new(&data[soi..]),
+        jpeg_options().jpeg_set_out_colorspace(out),
+    );
     let pixels = d.decode().map_err(|e| corrupt(format!("JPEG: {e:?}")))?;
     let (w, h) = (source.width, source.height);
     let image = if grey {
@@ -494,6 +501,58 @@ pub(crate) fn normalise(img: DynamicImage) -> DynamicImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 4:2:0 JPEG of a red top half and a blue bottom half, from jpeg-encoder: with
+    /// `optimised` tables it codes one scan per component, otherwise one interleaved scan.
+    fn halves_jpeg(optimised: bool) -> (RgbImage, Vec<u8>) {
+        let img = RgbImage::from_fn(96, 64, |_, y| {
+            if y < 32 {
+                image::Rgb([220, 30, 30])
+            } else {
+                image::Rgb([30, 30, 220])
+            }
+        });
+        let mut jpeg = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut jpeg, 80);
+        enc.set_optimized_huffman_tables(optimised);
+        enc.encode(img.as_raw(), 96, 64, jpeg_encoder::ColorType::Rgb)
+            .expect("encoded");
+        (img, jpeg)
+    }
+
+    #[test]
+    fn a_scan_per_component_decodes_to_the_right_colours() {
+        for optimised in [true, false] {
+            let (img, jpeg) = halves_jpeg(optimised);
+            assert_eq!(jpeg_scaled::has_scan_per_component(&jpeg), optimised);
+            for min_size in [None, Some((48, 32))] {
+                let d = decode_at_least(&jpeg, &Limits::default(), Frames::First, min_size)
+                    .expect("decoded");
+                let got = d.frames[0].image.to_rgb8();
+                let want = image::imageops::resize(
+                    &img,
+                    got.width(),
+                    got.height(),
+                    image::imageops::FilterType::Triangle,
+                );
+                // Every row, the last MCU row too (zune-jpeg got those wrong): no pixel far
+                // from the source, away from the edge between the halves.
+                for (y, (a, b)) in got.rows().zip(want.rows()).enumerate() {
+                    let edge = got.height() / 2;
+                    if y as u32 + 3 >= edge && y as u32 <= edge + 2 {
+                        continue;
+                    }
+                    for (p, q) in a.zip(b) {
+                        let off = (0..3).map(|c| p.0[c].abs_diff(q.0[c])).max().unwrap_or(0);
+                        assert!(
+                            off < 40,
+                            "optimised {optimised}, {min_size:?}: row {y} is {p:?}, not {q:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn shrink_keeps_both_sides_at_least_the_target() {

@@ -64,6 +64,18 @@ pub(crate) fn decode(jpeg: &[u8], denom: u32) -> Option<DynamicImage> {
     Some(assemble(&header, &planes, out_w, out_h))
 }
 
+/// Whether `jpeg` (from its SOI) is a sequential JPEG coded one scan per component rather
+/// than in one interleaved scan, as jpeg-encoder writes with optimised tables. Valid, but
+/// zune-jpeg decodes such files with wrong colours (0.4: the last MCU row; 0.5: all of it).
+pub(crate) fn has_scan_per_component(jpeg: &[u8]) -> bool {
+    let mut header = Header::default();
+    let mut pos = 2;
+    match header.read_to_scan(jpeg, &mut pos) {
+        Some(Some(scan)) => !header.progressive && scan.components.len() < header.components.len(),
+        _ => false,
+    }
+}
+
 /// For a progressive JPEG, its number of components (read from the frame header); `None`
 /// for any other file.
 pub(crate) fn progressive_components(jpeg: &[u8]) -> Option<u8> {

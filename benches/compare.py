@@ -34,7 +34,7 @@ CASES = [
     ("milkyway-1080x1920.png", 400, "webp"),
     ("safelanding-5120x2880.webp", 1000, "jpg"),
 ]
-# Inputs made at run time from a shared photo (the test images include no large WebP).
+# Inputs made at run time from a test photo (tests/images includes no large WebP).
 DERIVED = {"safelanding-5120x2880.webp": ("safelanding-5120x2880.jpg", {"quality": 80})}
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 
@@ -121,7 +121,7 @@ def main():
                   "SSIM compares picops' lossless (PNG) output with Pillow's full-resolution Lanczos resize of "
                   "the source at picops' size."]
     lines += ["", "The WebP input is made at run time from the JPEG of the same name (Pillow, quality 80): "
-              "the shared test images include no large WebP."]
+              "the test images (tests/images) include no large WebP."]
     table = "\n".join(lines)
     write_section("RESULTS", table)
     print(table)

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-IMAGES = pathlib.Path(os.environ.get("PICOPS_IMAGES", ROOT.parent / "shared" / "testdata" / "images"))
+IMAGES = pathlib.Path(os.environ.get("PICOPS_IMAGES", ROOT / "tests" / "images"))
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 BIN = pathlib.Path(os.environ.get("PICOPS_BIN", TARGET / "debug" / "picops"))
 

@@ -1,5 +1,5 @@
 //! Processor throughput on the shared photos, one thread: decode + rule + encode.
-//! Run: `cargo bench -p picops-benches` (inputs from ../shared/testdata/images/photos).
+//! Run: `cargo bench -p picops-benches` (inputs from tests/images/photos).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,7 +11,7 @@ fn photo(name: &str) -> Vec<u8> {
     let dir = std::env::var("PICOPS_IMAGES")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/images")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/images")
         });
     let path = dir.join("photos").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

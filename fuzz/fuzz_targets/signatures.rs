@@ -38,9 +38,12 @@ fuzz_target!(|data: &[u8]| {
             buckets: None,
             session_token: None,
         }],
-        vec![],
-        Duration::from_secs(900),
-    );
+            picops::auth::Policy {
+                max_skew: Duration::from_secs(900),
+                max_sign_window: Duration::from_secs(7 * 24 * 3600),
+                ..Default::default()
+            },
+        );
     let method = http::Method::PUT;
     let req = Request {
         method: &method,

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-/// `../shared/testdata/images`, beside the repository (read, never copied).
+/// `tests/images` in the repository.
 pub(crate) fn images() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/images")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/images")
 }
 
 /// One of the shared edge-case images.

@@ -69,6 +69,17 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub public_read: Vec<String>,
+    /// Buckets anyone may also list without signing (implies nothing else); repeatable.
+    #[arg(
+        long = "public-list",
+        env = "PICOPS_PUBLIC_LIST",
+        value_delimiter = ','
+    )]
+    pub public_list: Vec<String>,
+    /// Longest validity a COS `q-sign-time` window may span, in seconds (default 604800, 7
+    /// days, as SigV4 pre-signed URLs).
+    #[arg(long, env = "PICOPS_MAX_SIGN_WINDOW_SECS")]
+    pub max_sign_window_secs: Option<u64>,
     /// Sign upstream requests with the `service` key (default) or each `caller`'s own key.
     #[arg(long, env = "PICOPS_SIGN_UPSTREAM_AS")]
     pub sign_upstream_as: Option<SignAs>,
@@ -79,6 +90,10 @@ pub struct ServeArgs {
     /// Processing requests per second per bucket (default 100; 0: unlimited).
     #[arg(long, env = "PICOPS_RATE_LIMIT")]
     pub rate_limit: Option<u32>,
+    /// Anonymous processing requests per second per client address (an IPv6 client's /64),
+    /// which do not draw on the bucket's rate (default 20; 0: unlimited).
+    #[arg(long, env = "PICOPS_ANONYMOUS_RATE_LIMIT")]
+    pub anonymous_rate_limit: Option<u32>,
     /// Log format: `text` (default) or `json`.
     #[arg(long, env = "PICOPS_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -130,7 +145,10 @@ struct AuthFile {
     credentials_file: Option<PathBuf>,
     #[serde(default)]
     public_read: Vec<String>,
+    #[serde(default)]
+    public_list: Vec<String>,
     max_skew_secs: Option<u64>,
+    max_sign_window_secs: Option<u64>,
     sign_upstream_as: Option<SignAs>,
 }
 
@@ -197,6 +215,7 @@ struct LimitsFile {
     body_min_rate: Option<u64>,
     body_grace_secs: Option<u64>,
     rate_limit: Option<u32>,
+    anonymous_rate_limit: Option<u32>,
 }
 
 /// Where upstream requests go and how they are signed.
@@ -233,7 +252,11 @@ pub struct Config {
     /// No credential was configured: `credentials` holds one generated at start.
     pub generated_credentials: bool,
     pub public_read: Vec<String>,
+    /// Buckets anonymous callers may list.
+    pub public_list: Vec<String>,
     pub max_skew: std::time::Duration,
+    /// Longest COS `q-sign-time` window accepted.
+    pub max_sign_window: std::time::Duration,
     pub sign_upstream_as: SignAs,
     /// `None`: no operations listener.
     pub ops_listen: Option<SocketAddr>,
@@ -242,6 +265,8 @@ pub struct Config {
     pub slow_clients: SlowClientLimits,
     /// Processing requests per second per bucket (token bucket); 0 disables the limit.
     pub rate_limit: u32,
+    /// Anonymous processing requests per second per client address; 0 disables the limit.
+    pub anonymous_rate_limit: u32,
     /// For the embedded store too.
     pub upstream_timeout: std::time::Duration,
     pub styles: ConfigStyles,
@@ -383,6 +408,8 @@ impl Config {
         };
         let mut public_read = args.public_read.clone();
         public_read.extend(file.auth.public_read);
+        let mut public_list = args.public_list.clone();
+        public_list.extend(file.auth.public_list);
         let secs =
             |v: Option<u64>, default: u64| std::time::Duration::from_secs(v.unwrap_or(default));
         let slow_clients = SlowClientLimits {
@@ -409,6 +436,10 @@ impl Config {
             upstream_timeout,
             slow_clients,
             rate_limit: args.rate_limit.or(l.rate_limit).unwrap_or(100),
+            anonymous_rate_limit: args
+                .anonymous_rate_limit
+                .or(l.anonymous_rate_limit)
+                .unwrap_or(20),
             ops_listen,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             shutdown_grace: std::time::Duration::from_secs(
@@ -419,7 +450,13 @@ impl Config {
             credentials,
             generated_credentials,
             public_read,
+            public_list,
             max_skew: std::time::Duration::from_secs(file.auth.max_skew_secs.unwrap_or(900)),
+            max_sign_window: std::time::Duration::from_secs(
+                args.max_sign_window_secs
+                    .or(file.auth.max_sign_window_secs)
+                    .unwrap_or(7 * 24 * 3600),
+            ),
             sign_upstream_as: args
                 .sign_upstream_as
                 .or(file.auth.sign_upstream_as)

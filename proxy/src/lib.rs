@@ -1,12 +1,15 @@
 //! picops as a library: the modules of the `picops` binary, also used by the fuzz targets.
 
+pub mod access;
 pub mod allocator;
 pub mod auth;
+pub mod body_guard;
 pub mod cli;
 pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod metrics;
+pub mod listing;
 pub mod offline;
 pub mod ops;
 pub mod pic_ops;

@@ -1,5 +1,6 @@
-//! The `Pic-Operations` header (PROTOCOL §1): JSON (raw or percent-encoded) → validated,
-//! parsed rules with their resolved destinations. Nothing here touches the network.
+//! The `Pic-Operations` header (docs/protocol.md, The Pic-Operations header): JSON (raw or
+//! percent-encoded) → validated, parsed rules with their resolved destinations. Nothing here
+//! touches the network.
 
 use std::collections::HashMap;
 

@@ -13,11 +13,14 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error as PError, ErrorType, Result as PResult};
 use tracing::Instrument;
 
-use crate::auth::{self, AwsChunked, BodyCheck, Identity};
+use crate::access;
+use crate::auth::{self, Identity};
+use crate::body_guard::BodyGuard;
 use crate::error::ApiError;
+use crate::listing::ListingFilter;
 use crate::metrics::{InFlight, METRICS};
 use crate::realtime::{self, ImageQuery};
-use crate::route::{self, upstream_path, Route, Routing};
+use crate::route::{self, upstream_path, CopySource, Route, Routing};
 use crate::sign::Payload;
 use crate::styles::{self, StyleCall};
 use crate::timeouts::BodyRate;
@@ -38,63 +41,14 @@ pub struct Ctx {
     identity: Option<Identity>,
     /// Checks the passthrough body against the signature while it streams.
     guard: Option<BodyGuard>,
+    /// The authorised object a copy reads, forwarded in its canonical form.
+    copy_source: Option<CopySource>,
+    /// Removes picops' reserved keys from a bucket-level answer.
+    listing: Option<ListingFilter>,
     /// Why a passthrough was stopped, answered by `fail_to_proxy`.
     failed: Option<ApiError>,
     /// The passthrough body's rate, checked as it streams.
     body_rate: Option<BodyRate>,
-}
-
-/// A streamed body is only as trustworthy as its end: each piece is released once the next
-/// one has arrived, and the last piece only after the whole body has been verified, so an
-/// upstream never receives a complete body that failed verification (it sees a short body
-/// and stores nothing). Holding back a whole piece, not a byte, forwards the pieces without
-/// copying them.
-struct BodyGuard {
-    check: GuardCheck,
-    held: Option<Bytes>,
-}
-
-enum GuardCheck {
-    /// aws-chunked with chunk signatures: decoded and verified chunk by chunk.
-    SignedChunks(AwsChunked),
-    /// The signed `x-amz-content-sha256`.
-    Sha256(sha2::Sha256, String),
-}
-
-impl BodyGuard {
-    fn filter(&mut self, input: Bytes, end: bool) -> Result<Bytes, ApiError> {
-        use sha2::Digest;
-        let verified = match &mut self.check {
-            GuardCheck::SignedChunks(d) => d.push(&input)?,
-            GuardCheck::Sha256(h, _) => {
-                h.update(&input);
-                input
-            }
-        };
-        if !end {
-            // An empty piece stays unsent; the held one waits for a non-empty successor.
-            if verified.is_empty() {
-                return Ok(Bytes::new());
-            }
-            return Ok(self.held.replace(verified).unwrap_or_default());
-        }
-        match &mut self.check {
-            GuardCheck::SignedChunks(d) => d.finish()?,
-            GuardCheck::Sha256(h, expected) => {
-                auth::verify_body_sha256(std::mem::take(h), expected)?;
-            }
-        }
-        Ok(match self.held.take() {
-            None => verified,
-            Some(held) if verified.is_empty() => held,
-            Some(held) => {
-                let mut out = bytes::BytesMut::with_capacity(held.len() + verified.len());
-                out.extend_from_slice(&held);
-                out.extend_from_slice(&verified);
-                out.freeze()
-            }
-        })
-    }
 }
 
 /// The requests picops answers itself rather than passing through.
@@ -194,6 +148,26 @@ const DROPPED: &[&str] = &[
     "x-cos-security-token",
     "proxy-connection",
     "proxy-authorization",
+];
+
+/// COS spellings of the copy headers, forwarded under their S3 names.
+const COS_COPY_HEADERS: &[(&str, &str)] = &[
+    ("x-cos-copy-source", "x-amz-copy-source"),
+    ("x-cos-copy-source-range", "x-amz-copy-source-range"),
+    ("x-cos-metadata-directive", "x-amz-metadata-directive"),
+    ("x-cos-copy-source-if-match", "x-amz-copy-source-if-match"),
+    (
+        "x-cos-copy-source-if-none-match",
+        "x-amz-copy-source-if-none-match",
+    ),
+    (
+        "x-cos-copy-source-if-modified-since",
+        "x-amz-copy-source-if-modified-since",
+    ),
+    (
+        "x-cos-copy-source-if-unmodified-since",
+        "x-amz-copy-source-if-unmodified-since",
+    ),
 ];
 
 /// An answer picops writes itself.
@@ -376,6 +350,7 @@ impl ProxyHttp for Picops {
         let call = classify(&method, &route, has_pic_ops);
         ctx.operation = operation(&method, &route, call.as_ref());
         let keyring = &self.state.keyring;
+        let image_query = matches!(call, Some(Answered::Image(_)));
         let verified = keyring
             .authenticate(
                 &auth::Request {
@@ -386,25 +361,19 @@ impl ProxyHttp for Picops {
                 std::time::SystemTime::now(),
             )
             .and_then(|id| {
-                id.authorize(keyring, route.bucket.as_deref(), &method)
-                    .map(|()| id)
+                access::check_host_signed(&id, &route)?;
+                access::check_signed_headers(&id, &req.headers)?;
+                access::authorize(keyring, &id, &route, &method, image_query)?;
+                let copy = access::copy_source(keyring, &id, &req.headers, &self.routing)?;
+                Ok((id, copy))
             });
-        let identity = match verified {
-            Ok(id) => id,
+        let (identity, copy_source) = match verified {
+            Ok(v) => v,
             Err(e) => {
                 answer_error(session, &e, &resource, &ctx.request_id).await?;
                 return Ok(true);
             }
         };
-        // API-defined styles live under a reserved prefix, reachable only through the style API.
-        if route.key.starts_with(crate::styles::PREFIX) {
-            let e = ApiError::AccessDenied(format!(
-                "keys under {} are reserved for picops' styles; use the style API (/?style)",
-                crate::styles::PREFIX
-            ));
-            answer_error(session, &e, &resource, &ctx.request_id).await?;
-            return Ok(true);
-        }
         if let Some(call) = call {
             let resource = format!("/{}", route.key);
             let started = std::time::Instant::now();
@@ -424,17 +393,25 @@ impl ProxyHttp for Picops {
             }
             return Ok(true);
         }
-        ctx.guard = match &identity.body {
-            BodyCheck::None => None,
-            BodyCheck::Sha256(hash) => Some(BodyGuard {
-                check: GuardCheck::Sha256(Default::default(), hash.clone()),
-                held: None,
-            }),
-            BodyCheck::SignedChunks(v) => Some(BodyGuard {
-                check: GuardCheck::SignedChunks(AwsChunked::new(Some(v.clone()))),
-                held: None,
-            }),
+        let delete_objects =
+            method == Method::POST && route.key.is_empty() && route.has_param("delete");
+        let decoded_length = session
+            .req_header()
+            .headers
+            .get("x-amz-decoded-content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        ctx.guard = match BodyGuard::new(&identity.body, decoded_length, delete_objects) {
+            Ok(g) => g,
+            Err(e) => {
+                answer_error(session, &e, &resource, &ctx.request_id).await?;
+                return Ok(true);
+            }
         };
+        if method == Method::GET && route.bucket.is_some() && route.key.is_empty() {
+            ctx.listing = Some(ListingFilter::default());
+        }
+        ctx.copy_source = copy_source;
         ctx.route = Some(route);
         ctx.identity = Some(identity);
         Ok(false)
@@ -563,24 +540,33 @@ impl ProxyHttp for Picops {
         for (k, v) in cos_meta {
             upstream.insert_header(k, v)?;
         }
+        // The store copies exactly the object that was authorised, however the client
+        // spelled it.
+        for (cos, amz) in COS_COPY_HEADERS {
+            if let Some(v) = upstream.headers.get(*cos).cloned() {
+                upstream.remove_header(*cos);
+                if !upstream.headers.contains_key(*amz) {
+                    upstream.insert_header(*amz, v)?;
+                }
+            }
+        }
+        if let Some(source) = &ctx.copy_source {
+            upstream.insert_header("x-amz-copy-source", source.upstream_value())?;
+        }
         upstream.set_uri(
             path.parse()
                 .map_err(|_| PError::explain(ErrorType::InternalError, "bad upstream path"))?,
         );
         upstream.insert_header("host", side.authority())?;
-        let signed_chunks = matches!(
-            ctx.guard,
-            Some(BodyGuard {
-                check: GuardCheck::SignedChunks(_),
-                ..
-            })
-        );
+        let signed_chunks = ctx.guard.as_ref().is_some_and(BodyGuard::decodes_chunks);
         if signed_chunks {
             // Forwarded decoded: the chunk signatures were for picops' key, not the upstream's.
+            // The guard holds the body to exactly this length.
             let decoded = upstream
                 .headers
                 .get("x-amz-decoded-content-length")
-                .cloned()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
                 .ok_or_else(|| {
                     PError::explain(
                         ErrorType::HTTPStatus(411),
@@ -589,7 +575,7 @@ impl ProxyHttp for Picops {
                 })?;
             upstream.remove_header("x-amz-decoded-content-length");
             upstream.remove_header("transfer-encoding");
-            upstream.insert_header("content-length", decoded)?;
+            upstream.insert_header("content-length", decoded.to_string())?;
             let encodings: Vec<String> = upstream
                 .headers
                 .get("content-encoding")
@@ -656,6 +642,16 @@ impl ProxyHttp for Picops {
             upstream_response.append_header(cos_case(&name), value)?;
         }
         upstream_response.insert_header("x-cos-request-id", ctx.request_id.as_str())?;
+        if ctx.listing.is_some() {
+            if upstream_response.status == 200 {
+                // The filtered body is shorter than the store's: its length is known only at
+                // the end.
+                upstream_response.remove_header("content-length");
+                upstream_response.insert_header("transfer-encoding", "chunked")?;
+            } else {
+                ctx.listing = None;
+            }
+        }
         if upstream_response.status.is_server_error() {
             METRICS.upstream_error("status_5xx");
         }
@@ -666,9 +662,14 @@ impl ProxyHttp for Picops {
         &self,
         _session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
-        _ctx: &mut Ctx,
+        end_of_stream: bool,
+        ctx: &mut Ctx,
     ) -> PResult<Option<std::time::Duration>> {
+        if let Some(filter) = ctx.listing.as_mut() {
+            *body = filter
+                .push(body.take(), end_of_stream)
+                .map_err(|e| PError::explain(ErrorType::InternalError, e.to_string()))?;
+        }
         if let Some(b) = body.as_ref() {
             METRICS.bytes_out.inc_by(b.len() as u64);
         }

@@ -150,8 +150,9 @@ pub async fn handle(
     };
     // The rule is checked before anything is fetched.
     let mut rule = parse_rule(&rule_text)?;
-    // Processing on GET counts against the bucket's rate like uploads do.
-    state.admit(bucket)?;
+    // Processing on GET counts against the rate like uploads do; anonymous callers against
+    // their address's own.
+    let budget = state.admit_get(bucket, identity)?;
     state
         .fetch_watermarks(
             std::slice::from_mut(&mut rule),
@@ -169,7 +170,14 @@ pub async fn handle(
             max,
             cached.as_ref().map(|c| c.source_etag.as_str()),
         )
-        .await?;
+        .await
+        .inspect_err(|e| {
+            // Nothing gets processed for a missing object, so asking for one costs no token:
+            // probing missing keys must not drain the budget of those asking for real ones.
+            if e.status() == 404 {
+                state.refund(&budget);
+            }
+        })?;
     let result = match (fetched, cached) {
         // 304, or a store that ignores If-None-Match sent the same object again.
         (None, Some(hit)) => {

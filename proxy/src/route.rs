@@ -74,7 +74,17 @@ pub fn route(
     host_header: Option<&str>,
     routing: &Routing,
 ) -> Result<Route, ApiError> {
-    // Forward-proxy form: `PUT http://bucket.cos.region.myqcloud.com/key HTTP/1.1`.
+    // Forward-proxy form: `PUT http://bucket.cos.region.myqcloud.com/key HTTP/1.1`. Its Host
+    // header must name the same host: signatures cover the header, and the bucket comes from
+    // the URL.
+    if let (Some(authority), Some(header)) = (uri.authority(), host_header) {
+        if !authority.as_str().eq_ignore_ascii_case(header.trim()) {
+            return Err(ApiError::InvalidArgument(format!(
+                "the request URL names host {:?} but the Host header {header:?}",
+                authority.as_str()
+            )));
+        }
+    }
     let host = uri
         .authority()
         .map(|a| a.as_str().to_string())
@@ -125,7 +135,77 @@ pub fn route(
     if let Some(b) = &route.bucket {
         validate_bucket(b)?;
     }
+    check_key(&route.key)?;
     Ok(route)
+}
+
+/// The object a copy reads (`x-amz-copy-source`, `x-cos-copy-source`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySource {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+impl CopySource {
+    /// The header value the upstream receives: exactly the object that was authorised,
+    /// encoded as the path of a path-style request.
+    pub fn upstream_value(&self) -> String {
+        let mut v = upstream_path(Some(&self.bucket), &self.key);
+        if let Some(id) = &self.version_id {
+            v.push_str("?versionId=");
+            v.push_str(&utf8_percent_encode(id, SEGMENT).to_string());
+        }
+        v
+    }
+}
+
+/// Parse a copy source as S3 (`[/]<bucket>/<key>`) or COS (`<bucket>.cos.<region>.myqcloud.com/<key>`,
+/// or any host that addresses a bucket) SDKs send it: percent-encoded, with an optional
+/// `?versionId=`. The key passes [`check_key`] like any key in a request path.
+pub fn copy_source(value: &str, routing: &Routing) -> Result<CopySource, ApiError> {
+    let bad = |why: &str| ApiError::InvalidArgument(format!("copy source {value:?}: {why}"));
+    let rest = value.trim();
+    let rest = rest
+        .strip_prefix("http://")
+        .or_else(|| rest.strip_prefix("https://"))
+        .unwrap_or(rest);
+    let (target, version_id) = match rest.rsplit_once("?versionId=") {
+        Some((t, v)) => (t, Some(decode(v)).filter(|v| !v.is_empty())),
+        None => (rest, None),
+    };
+    if target.contains('?') {
+        return Err(bad("only a versionId may follow the key"));
+    }
+    let trimmed = target.strip_prefix('/').unwrap_or(target);
+    let (head, tail) = trimmed
+        .split_once('/')
+        .ok_or_else(|| bad("no object key"))?;
+    let host = head.to_ascii_lowercase();
+    let bucket = routing
+        .domains
+        .get(&host)
+        .cloned()
+        .or_else(|| cos_bucket(&host))
+        .or_else(|| {
+            routing.base_domains.iter().find_map(|d| {
+                host.strip_suffix(&format!(".{}", d.to_ascii_lowercase()))
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_string)
+            })
+        })
+        .unwrap_or_else(|| decode(head));
+    let key = decode(tail);
+    validate_bucket(&bucket)?;
+    if key.is_empty() {
+        return Err(bad("no object key"));
+    }
+    check_key(&key)?;
+    Ok(CopySource {
+        bucket,
+        key,
+        version_id,
+    })
 }
 
 /// `<bucket>.cos.<region>.myqcloud.com`, which COS SDKs send even when pointed at an IP, and
@@ -141,9 +221,14 @@ fn cos_bucket(host: &str) -> Option<String> {
 }
 
 pub fn validate_bucket(b: &str) -> Result<(), ApiError> {
+    // First and last characters alphanumeric and no `..`: a bucket can never be a dot
+    // segment a store would resolve against the path.
     let ok = (1..=255).contains(&b.len())
         && b.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !b.contains("..");
     if ok {
         Ok(())
     } else {
@@ -151,6 +236,40 @@ pub fn validate_bucket(b: &str) -> Result<(), ApiError> {
             "invalid bucket name {b:?}"
         )))
     }
+}
+
+/// The prefix of keys picops keeps for itself (API styles); no client request reaches it.
+pub const RESERVED_PREFIX: &str = ".picops/";
+
+/// Whether `key` (percent-decoded) lies under picops' reserved prefix.
+pub fn is_reserved(key: &str) -> bool {
+    key.starts_with(RESERVED_PREFIX) || key == RESERVED_PREFIX.trim_end_matches('/')
+}
+
+/// The one rule every key a request names must pass before it is authorised: no `.`, `..`
+/// or empty segment (one trailing `/`, a folder marker, is allowed), and nothing under the
+/// reserved prefix. Stores disagree on such segments (a file-backed store resolves them,
+/// Garage and AWS keep them literally, MinIO refuses them); refusing them, as MinIO does,
+/// makes the (bucket, key) picops authorises the one every store acts on.
+pub fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() {
+        return Ok(());
+    }
+    let body = key.strip_suffix('/').unwrap_or(key);
+    if body
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(ApiError::InvalidArgument(format!(
+            "invalid key {key:?}: empty, '.' or '..' path segment"
+        )));
+    }
+    if is_reserved(key) {
+        return Err(ApiError::AccessDenied(format!(
+            "keys under {RESERVED_PREFIX} are reserved for picops; use the style API (/?style)"
+        )));
+    }
+    Ok(())
 }
 
 /// Keys picops writes must be plain paths: no `.`/`..` or empty segments, no control
@@ -179,7 +298,7 @@ pub fn validate_key(key: &str) -> Result<(), ApiError> {
     {
         return bad("empty, '.' or '..' path segment");
     }
-    Ok(())
+    check_key(key)
 }
 
 /// Characters kept as-is in an S3 canonical path segment (RFC 3986 unreserved).
@@ -246,7 +365,7 @@ mod tests {
         assert_eq!(base.bucket.as_deref(), Some("b1"));
         let proxy = r(
             "http://b2.cos.ap-beijing.myqcloud.com/x/y.jpg",
-            Some("ignored"),
+            Some("b2.cos.ap-beijing.myqcloud.com"),
         );
         assert_eq!(
             (proxy.bucket.as_deref(), proxy.key.as_str()),
@@ -254,6 +373,13 @@ mod tests {
         );
         let service = r("/", Some("127.0.0.1"));
         assert_eq!(service.bucket, None);
+        // A signature covers the Host header; the URL may not name another bucket.
+        assert!(route(
+            &"http://bob.cos.ap-x.myqcloud.com/k".parse().unwrap(),
+            Some("alice.cos.ap-x.myqcloud.com"),
+            &Routing::default()
+        )
+        .is_err());
     }
 
     #[test]
@@ -270,6 +396,82 @@ mod tests {
             assert!(validate_key(k).is_err(), "{k:?}");
         }
         assert!(validate_key("p1/p2/b.jpg").is_ok());
+    }
+
+    #[test]
+    fn dot_segments_and_reserved_keys_are_refused_in_every_spelling() {
+        let routing = Routing::default();
+        for (uri, host) in [
+            ("/pub/../bob/secret.txt", "127.0.0.1"),
+            ("/pub/%2e%2e/bob/secret.txt", "127.0.0.1"),
+            ("/pub/.%2E/bob/secret.txt", "127.0.0.1"),
+            ("/pub/x%2F..%2Fbob", "127.0.0.1"),
+            ("/pub/a//b", "127.0.0.1"),
+            ("/pub/./a", "127.0.0.1"),
+            ("/../bob/x", "127.0.0.1"),
+            ("/%2e%2e/bob/x", "127.0.0.1"),
+            ("/../bob/x", "pub.cos.ap-x.myqcloud.com"),
+            ("/x/../y", "pub.cos.ap-x.myqcloud.com"),
+            ("/pub/.picops/styles/x", "127.0.0.1"),
+            ("/pub/.picops", "127.0.0.1"),
+            ("/pub/%2Epicops/styles/x", "127.0.0.1"),
+            ("/.picops/styles/x", "pub.cos.ap-x.myqcloud.com"),
+        ] {
+            assert!(
+                route(&uri.parse().unwrap(), Some(host), &routing).is_err(),
+                "{uri} on {host}"
+            );
+        }
+        for (uri, key) in [
+            ("/pub/dir/", "dir/"),
+            ("/pub/a..b/c.", "a..b/c."),
+            ("/pub/.picopsx", ".picopsx"),
+        ] {
+            assert_eq!(
+                route(&uri.parse().unwrap(), Some("127.0.0.1"), &routing)
+                    .unwrap()
+                    .key,
+                key
+            );
+        }
+        for b in ["..", ".", "-a", "a.", "a..b"] {
+            assert!(validate_bucket(b).is_err(), "{b}");
+        }
+    }
+
+    #[test]
+    fn copy_sources_are_parsed_as_sdks_send_them() {
+        let routing = Routing::default();
+        let c = |v: &str| copy_source(v, &routing);
+        let want = |b: &str, k: &str| CopySource {
+            bucket: b.into(),
+            key: k.into(),
+            version_id: None,
+        };
+        assert_eq!(c("/bob/secret.txt").unwrap(), want("bob", "secret.txt"));
+        assert_eq!(c("bob/a%20b/c.txt").unwrap(), want("bob", "a b/c.txt"));
+        assert_eq!(
+            c("bob-125.cos.ap-x.myqcloud.com/p/k.jpg").unwrap(),
+            want("bob-125", "p/k.jpg")
+        );
+        let v = c("/bob/k?versionId=v1").unwrap();
+        assert_eq!(v.version_id.as_deref(), Some("v1"));
+        assert_eq!(v.upstream_value(), "/bob/k?versionId=v1");
+        assert_eq!(
+            c("bob/a b+.txt").unwrap().upstream_value(),
+            "/bob/a%20b%2B.txt"
+        );
+        for bad in [
+            "/bob/../alice/x",
+            "bob/%2e%2e/x",
+            "/bob/.picops/styles/s",
+            "/bob/",
+            "bob",
+            "/../x",
+            "/bob/k?acl",
+        ] {
+            assert!(c(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -92,8 +92,12 @@ pub fn serve(args: &config::ServeArgs) -> Result<(), String> {
         .collect();
     let keyring = auth::Keyring::new(
         config.credentials.clone(),
-        config.public_read.clone(),
-        config.max_skew,
+        auth::Policy {
+            public_read: config.public_read.clone(),
+            public_list: config.public_list.clone(),
+            max_skew: config.max_skew,
+            max_sign_window: config.max_sign_window,
+        },
     );
     let state = Arc::new(upload::State::new(
         config.clone(),

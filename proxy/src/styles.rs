@@ -1,4 +1,4 @@
-//! Styles (PROTOCOL §3): `style/<name>` stands for a rule defined per bucket, in
+//! Styles (docs/protocol.md, styles): `style/<name>` stands for a rule defined per bucket, in
 //! `picops.toml` (`[styles.<bucket>]`) or through the COS style API (`PUT/GET/DELETE /?style`).
 //! API-defined styles are objects under [`PREFIX`] in the bucket itself, so they are as
 //! durable as the data and every replica sees them at once (they are read per request, never
@@ -20,15 +20,17 @@ pub const PREFIX: &str = ".picops/styles/";
 pub struct ConfigStyles(pub BTreeMap<String, BTreeMap<String, String>>);
 
 pub fn validate_name(name: &str) -> Result<(), ApiError> {
+    // A name becomes a key segment under the reserved prefix: it must not be a dot segment.
     let ok = (1..=64).contains(&name.len())
         && name
             .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
         Err(ApiError::InvalidArgument(format!(
-            "style name {name:?}: 1 to 64 letters, digits, '-', '_' or '.'"
+            "style name {name:?}: 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit"
         )))
     }
 }
@@ -180,6 +182,8 @@ mod tests {
     fn names_and_bodies() {
         assert!(validate_name("thumb_200-x.v2").is_ok());
         assert!(validate_name("../x").is_err());
+        assert!(validate_name("..").is_err());
+        assert!(validate_name(".hidden").is_err());
         assert!(validate_name("").is_err());
         assert!(validate_body("imageMogr2/thumbnail/200x").is_ok());
         assert!(validate_body("style/other").is_err());

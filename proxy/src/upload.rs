@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::{Buffered, METRICS};
 use crate::pic_ops::{self, PicOperations};
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{RateBudget, RateLimiter};
 use crate::route::{validate_key, Route};
 use crate::styles;
 use crate::timeouts::{BodyRate, SlowClientLimits};
@@ -61,6 +61,23 @@ impl State {
             })
     }
 
+    /// Take a processing token for a GET: a signed caller's from the bucket, an anonymous
+    /// one's from its client address, so anonymous traffic cannot lock the bucket's users out.
+    /// The budget is returned for [`State::refund`].
+    pub fn admit_get(&self, bucket: &str, identity: &Identity) -> Result<RateBudget, ApiError> {
+        let anonymous = identity.credential.is_none();
+        let budget = RateBudget::of(bucket, anonymous, crate::timeouts::client_ip());
+        self.rate_limiter
+            .take(&budget, Instant::now())
+            .map_err(ApiError::SlowDown)?;
+        Ok(budget)
+    }
+
+    /// Give back a token for a request that turned out to cost no processing.
+    pub fn refund(&self, budget: &RateBudget) {
+        self.rate_limiter.refund(budget, Instant::now())
+    }
+
     /// Fetch the image watermarks `rules` name, with the caller's rights.
     pub async fn fetch_watermarks(
         &self,
@@ -90,7 +107,7 @@ impl State {
 
     pub fn new(config: Config, keyring: Keyring, upstreams: Upstreams) -> State {
         State {
-            rate_limiter: RateLimiter::new(config.rate_limit),
+            rate_limiter: RateLimiter::new(config.rate_limit, config.anonymous_rate_limit),
             result_cache: crate::realtime::ResultCache::new(config.get_cache_bytes),
             keyring,
             workers: Arc::new(Semaphore::new(config.workers)),

@@ -33,7 +33,7 @@ fn locate(url: &str, own_host: &str, routing: &Routing) -> Result<(String, Strin
     };
     let uri: http::Uri = path.parse().map_err(|_| refuse("not a valid URL path"))?;
     let host = if host.is_empty() { own_host } else { host };
-    let r = route::route(&uri, Some(host), routing).map_err(|_| refuse("bad bucket name"))?;
+    let r = route::route(&uri, Some(host), routing).map_err(|e| refuse(&e.to_string()))?;
     let is_ours = host.eq_ignore_ascii_case(own_host);
     match (r.bucket, r.path_style) {
         (Some(b), false) => Ok((b, r.key)),
@@ -117,6 +117,9 @@ mod tests {
             "http://169.254.169.254/latest/meta-data",
             "wm-1.cos.ap-x.myqcloud.com/",
             "nohost",
+            "http://127.0.0.1:8080/wm-1/../bob/mark.png",
+            "http://127.0.0.1:8080/wm-1/%2e%2e/bob/mark.png",
+            "http://wm-1.cos.ap-x.myqcloud.com/.picops/styles/s",
         ] {
             assert_eq!(
                 locate(bad, own, &routing).unwrap_err().code(),

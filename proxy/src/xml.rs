@@ -1,4 +1,4 @@
-//! The XML answers of the processing calls (PROTOCOL §1), element order exactly as COS.
+//! The XML answers of the processing calls (docs/protocol.md, Answers), in COS's element order.
 
 use picops_processor::{ImageInfo, OutputFacts};
 
@@ -134,6 +134,35 @@ pub fn parse_complete_parts(xml: &[u8]) -> Result<Vec<(i32, String)>, String> {
     Ok(parts)
 }
 
+/// The keys a DeleteObjects body (`<Delete><Object><Key>…</Key></Object>…</Delete>`) names.
+pub fn parse_delete_keys(body: &[u8]) -> Result<Vec<String>, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(body);
+    let mut buf = Vec::new();
+    let mut keys = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) => {
+                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned())
+            }
+            Ok(Event::End(_)) => {
+                path.pop();
+            }
+            Ok(Event::Text(t)) => {
+                if path.ends_with(&["Object".to_string(), "Key".to_string()]) {
+                    keys.push(t.unescape().map_err(|e| e.to_string())?.into_owned());
+                }
+            }
+            Ok(Event::Eof) => break,
+            Err(e) => return Err(format!("malformed XML: {e}")),
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +175,12 @@ mod tests {
             vec![(1, "\"a\"".to_string()), (2, "\"b\"".to_string())]
         );
         assert!(parse_complete_parts(b"<CompleteMultipartUpload/>").is_err());
+    }
+
+    #[test]
+    fn finds_every_key_of_a_delete_body() {
+        let body = br#"<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>../bob/x</Key><VersionId>1</VersionId></Object></Delete>"#;
+        assert_eq!(parse_delete_keys(body).unwrap(), vec!["a&b", "../bob/x"]);
+        assert!(parse_delete_keys(b"<Delete><Object><Key>a</Key></Obj").is_err());
     }
 }

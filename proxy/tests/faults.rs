@@ -48,7 +48,7 @@ struct FaultProxy {
 
 fn image() -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata/images/edge/hopper.jpg");
+        .join("../tests/images/edge/hopper.jpg");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -1,4 +1,4 @@
-"""Authentication (PROTOCOL §4): real SDKs sign, picops verifies and re-signs for the
+"""Authentication (docs/protocol.md, Authentication): real SDKs sign, picops verifies and re-signs for the
 upstream; every forged or stale request is answered 403 with COS XML and writes nothing."""
 import io
 import os

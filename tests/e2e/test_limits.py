@@ -1,4 +1,4 @@
-"""Limits and slow clients (PROTOCOL §6): each refusal is COS XML, arrives without the
+"""Limits and slow clients (docs/protocol.md, Limits): each refusal is COS XML, arrives without the
 server reading what it will not use, and leaves nothing behind."""
 import json
 import os

@@ -1,4 +1,4 @@
-"""Styles (PROTOCOL §3): created, listed and deleted through cos-python-sdk-v5's style API,
+"""Styles (docs/protocol.md, styles): created, listed and deleted through cos-python-sdk-v5's style API,
 stored in the upstream, and used by `style/<name>` in uploads; styles from picops.toml too."""
 import io
 import json

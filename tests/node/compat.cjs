@@ -41,7 +41,7 @@ function raw(method, url, body, viaProxy) {
 async function cos() {
   const COS = require('cos-nodejs-sdk-v5');
   // cos-nodejs-sdk-v5 has no path style; as a sidecar app would, it keeps the COS host and
-  // uses picops as its HTTP proxy (PROTOCOL §5).
+  // uses picops as its HTTP proxy (docs/protocol.md, Addressing).
   const cos = new COS({
     SecretId: env('PICOPS_KEY'), SecretKey: env('PICOPS_SECRET'), Protocol: 'http:', Proxy: endpoint,
   });

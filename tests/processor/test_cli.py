@@ -123,7 +123,7 @@ def make_png(tmp_path, w, h, mode="RGB"):
     return path
 
 
-# (rule, input size, expected output size): PROTOCOL §3, one row per parameter and mode.
+# (rule, input size, expected output size): docs/protocol.md (imageMogr2, imageView2), one row per parameter and mode.
 GEOMETRY = [
     ("imageMogr2/thumbnail/!50p", (1000, 500), (500, 250)),
     ("imageMogr2/thumbnail/!50px", (1000, 500), (500, 500)),

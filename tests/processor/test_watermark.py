@@ -1,4 +1,4 @@
-"""Watermarks (PROTOCOL §3) through `picops process`: positions for every gravity with dx/dy,
+"""Watermarks (docs/protocol.md, watermark) through `picops process`: positions for every gravity with dx/dy,
 opacity, scaling, tiling and text, checked by sampling pixels with Pillow."""
 import base64
 

@@ -92,6 +92,12 @@ pub fn verify(
         ApiError::AccessDenied(format!("COS signature: bad q-sign-time {sign_time:?}"))
     })?;
     let now_secs = time::unix_secs(now);
+    if end.saturating_sub(start) > keyring.max_sign_window.as_secs() {
+        return Err(ApiError::AccessDenied(format!(
+            "COS signature: q-sign-time {start};{end} spans more than the {} s picops accepts",
+            keyring.max_sign_window.as_secs()
+        )));
+    }
     if now_secs < start || now_secs > end {
         return Err(ApiError::AccessDenied(format!(
             "request has expired or is not yet valid: q-sign-time {start};{end}, now {now_secs}"
@@ -99,6 +105,17 @@ pub fn verify(
     }
     let header_list: Vec<String> = split_list(field("q-header-list")?);
     let param_list: Vec<String> = split_list(field("q-url-param-list")?);
+    // Only what the signature covers is acted on: an unsigned parameter could turn a signed
+    // GET into a response override or a processing request.
+    for (k, _) in req.raw_query() {
+        let name = encode::decode(k);
+        let signed_as = encode::strict(&name).to_ascii_lowercase();
+        if !super::is_auth_param(&name) && !param_list.contains(&signed_as) {
+            return Err(ApiError::AccessDenied(format!(
+                "query parameter {name:?} is not covered by the COS signature (q-url-param-list)"
+            )));
+        }
+    }
 
     // Parameters are named by their encoded, lower-cased key; a flag signs as `name=`.
     let mut params: Vec<(String, String)> = req
@@ -196,8 +213,11 @@ mod tests {
                 buckets: None,
                 session_token: None,
             }],
-            vec![],
-            Duration::from_secs(900),
+            crate::auth::Policy {
+                max_skew: Duration::from_secs(900),
+                max_sign_window: Duration::from_secs(7 * 24 * 3600),
+                ..Default::default()
+            },
         )
     }
 

@@ -35,8 +35,22 @@ pub struct Credential {
 pub struct Keyring {
     by_key: HashMap<String, Arc<Credential>>,
     public_read: HashSet<String>,
+    public_list: HashSet<String>,
     /// Largest accepted distance between a SigV4 `x-amz-date` and now.
     max_skew: Duration,
+    /// Longest COS `q-sign-time` window accepted.
+    max_sign_window: Duration,
+}
+
+/// Who may do what without signing, and how long a signature may live.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Buckets whose objects anyone may GET and HEAD.
+    pub public_read: Vec<String>,
+    /// Buckets anyone may list.
+    pub public_list: Vec<String>,
+    pub max_skew: Duration,
+    pub max_sign_window: Duration,
 }
 
 /// What the request body must still prove once it is read.
@@ -145,19 +159,22 @@ pub fn is_auth_param(name: &str) -> bool {
 }
 
 impl Keyring {
-    pub fn new(
-        credentials: Vec<Credential>,
-        public_read: Vec<String>,
-        max_skew: Duration,
-    ) -> Keyring {
+    pub fn new(credentials: Vec<Credential>, policy: Policy) -> Keyring {
         Keyring {
             by_key: credentials
                 .into_iter()
                 .map(|c| (c.access_key.clone(), Arc::new(c)))
                 .collect(),
-            public_read: public_read.into_iter().collect(),
-            max_skew,
+            public_read: policy.public_read.into_iter().collect(),
+            public_list: policy.public_list.into_iter().collect(),
+            max_skew: policy.max_skew,
+            max_sign_window: policy.max_sign_window,
         }
+    }
+
+    /// Whether anyone may list `bucket`.
+    pub fn is_public_list(&self, bucket: &str) -> bool {
+        self.public_list.contains(bucket)
     }
 
     fn lookup(&self, access_key: &str) -> Result<Arc<Credential>, ApiError> {
@@ -281,7 +298,14 @@ mod tests {
 
     #[test]
     fn restricted_keys_stay_in_their_buckets() {
-        let kr = Keyring::new(vec![], vec!["pub".into()], Duration::from_secs(900));
+        let kr = Keyring::new(
+            vec![],
+            Policy {
+                public_read: vec!["pub".into()],
+                max_skew: Duration::from_secs(900),
+                ..Policy::default()
+            },
+        );
         let c = Arc::new(Credential {
             access_key: "a".into(),
             secret_key: "s".into(),

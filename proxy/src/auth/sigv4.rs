@@ -300,8 +300,11 @@ mod tests {
                 buckets: None,
                 session_token: None,
             }],
-            vec![],
-            Duration::from_secs(900),
+            crate::auth::Policy {
+                max_skew: Duration::from_secs(900),
+                max_sign_window: Duration::from_secs(7 * 24 * 3600),
+                ..Default::default()
+            },
         )
     }
 

@@ -132,6 +132,51 @@ pub fn check_signed_headers(identity: &Identity, headers: &HeaderMap) -> Result<
     Ok(())
 }
 
+/// Bucket configurations that name other buckets or destinations (log targets, replicas,
+/// inventory and analytics exports): only a key that may use every bucket may set them.
+const CROSS_BUCKET_CONFIGS: &[&str] = &["logging", "replication", "inventory", "analytics"];
+
+/// What a bucket-level POST may be: DeleteObjects only, with its body readable as sent.
+/// Returns whether the request is a DeleteObjects whose keys the body guard must check.
+pub fn bucket_post(route: &Route, method: &Method, headers: &HeaderMap) -> Result<bool, ApiError> {
+    if *method != Method::POST || route.bucket.is_none() || !route.key.is_empty() {
+        return Ok(false);
+    }
+    if !route.has_param("delete") {
+        return Err(ApiError::NotImplemented(
+            "POST to a bucket (HTML form upload) is not supported by picops; upload with PUT"
+                .into(),
+        ));
+    }
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let framed = header("content-encoding").contains("aws-chunked")
+        || header("x-amz-content-sha256").starts_with("STREAMING-");
+    if framed && header("x-amz-content-sha256") != "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" {
+        return Err(ApiError::InvalidArgument(
+            "DeleteObjects with an unsigned aws-chunked body is not accepted; send the XML as is"
+                .into(),
+        ));
+    }
+    Ok(true)
+}
+
+/// A key limited to some buckets may not point a bucket's configuration at another one.
+pub fn check_bucket_config(identity: &Identity, route: &Route) -> Result<(), ApiError> {
+    let limited = identity
+        .credential
+        .as_ref()
+        .is_some_and(|c| c.buckets.is_some());
+    if !limited || !route.key.is_empty() {
+        return Ok(());
+    }
+    match CROSS_BUCKET_CONFIGS.iter().find(|c| route.has_param(c)) {
+        Some(c) => Err(ApiError::AccessDenied(format!(
+            "a key limited to some buckets may not use the ?{c} configuration, which names other buckets"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// A signature that does not cover `Host` may not name its bucket through the Host: it
 /// could be replayed against any other bucket's virtual host.
 pub fn check_host_signed(identity: &Identity, route: &Route) -> Result<(), ApiError> {
@@ -261,6 +306,23 @@ mod tests {
             );
             assert!(check_signed_headers(&anon(), &h).is_err(), "{name}");
         }
+    }
+
+    #[test]
+    fn bucket_posts_are_delete_objects_only() {
+        let h = HeaderMap::new();
+        assert!(bucket_post(&r("/alice?delete"), &Method::POST, &h).unwrap());
+        assert!(bucket_post(&r("/alice?%64elete"), &Method::POST, &h).unwrap());
+        assert!(bucket_post(&r("/alice"), &Method::POST, &h).is_err());
+        assert!(!bucket_post(&r("/alice/k?uploads"), &Method::POST, &h).unwrap());
+        let mut chunked = HeaderMap::new();
+        chunked.insert(
+            "x-amz-content-sha256",
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER".parse().unwrap(),
+        );
+        assert!(bucket_post(&r("/alice?delete"), &Method::POST, &chunked).is_err());
+        assert!(check_bucket_config(&limited(&[]), &r("/alice?logging")).is_err());
+        assert!(check_bucket_config(&limited(&[]), &r("/alice?tagging")).is_ok());
     }
 
     #[test]

@@ -47,9 +47,62 @@ impl ListingFilter {
     }
 }
 
+/// Stands in for a continuation marker that names a reserved key: every reserved key sorts
+/// before it and every other key after it, so the next page resumes where it should.
+const PAST_RESERVED: &str = ".picops/\u{10FFFF}";
+
+/// Markers that name the last key of a page.
+const MARKERS: &[&str] = &["NextMarker", "NextContinuationToken", "NextKeyMarker"];
+
 /// `xml` without the entries whose key (XML-unescaped, and URL-decoded for
-/// `encoding-type=url` listings) lies under the reserved prefix.
+/// `encoding-type=url` listings) lies under the reserved prefix, with its `KeyCount` and
+/// continuation markers made to agree.
 pub fn without_reserved(xml: &str) -> String {
+    let removed = without_entries(xml);
+    if removed.len() == xml.len() && !MARKERS.iter().any(|m| xml.contains(&format!("<{m}>"))) {
+        return removed;
+    }
+    let mut out = removed;
+    let url_encoded = out.contains("<EncodingType>url</EncodingType>");
+    for marker in MARKERS {
+        out = replace_value(&out, marker, |v| {
+            names_reserved(&format!("<{marker}>{v}</{marker}>"), marker).then(|| {
+                if url_encoded {
+                    percent_encoding::utf8_percent_encode(
+                        PAST_RESERVED,
+                        percent_encoding::NON_ALPHANUMERIC,
+                    )
+                    .to_string()
+                } else {
+                    PAST_RESERVED.to_string()
+                }
+            })
+        });
+    }
+    let count = out.matches("<Contents>").count() + out.matches("<CommonPrefixes>").count();
+    replace_value(&out, "KeyCount", |_| Some(count.to_string()))
+}
+
+/// `xml` with the text of each `<element>` replaced where `new` says so.
+fn replace_value(xml: &str, element: &str, new: impl Fn(&str) -> Option<String>) -> String {
+    let (open, close) = (format!("<{element}>"), format!("</{element}>"));
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(at) = rest.find(&open) {
+        let value_start = at + open.len();
+        let Some(len) = rest[value_start..].find(&close) else {
+            break;
+        };
+        let value = &rest[value_start..value_start + len];
+        out.push_str(&rest[..value_start]);
+        out.push_str(&new(value).unwrap_or_else(|| value.to_string()));
+        rest = &rest[value_start + len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn without_entries(xml: &str) -> String {
     let mut out = String::with_capacity(xml.len());
     let mut rest = xml;
     while let Some((start, element, child)) = next_entry(rest) {
@@ -120,6 +173,20 @@ mod tests {
         assert!(out.contains("<Prefix>photos/</Prefix>"));
         assert!(out.starts_with("<ListBucketResult><Name>b</Name>"));
         assert!(out.ends_with("</ListBucketResult>"));
+    }
+
+    #[test]
+    fn counts_and_markers_do_not_name_reserved_keys() {
+        let xml = "<ListBucketResult><KeyCount>2</KeyCount>\
+            <Contents><Key>.picops/styles/s</Key></Contents>\
+            <Contents><Key>a</Key></Contents>\
+            <NextContinuationToken>.picops/styles/s</NextContinuationToken>\
+            <NextMarker>a</NextMarker></ListBucketResult>";
+        let out = without_reserved(xml);
+        assert!(out.contains("<KeyCount>1</KeyCount>"), "{out}");
+        assert!(!out.contains("styles"), "{out}");
+        assert!(out.contains("<NextMarker>a</NextMarker>"), "{out}");
+        assert!(out.contains(PAST_RESERVED), "{out}");
     }
 
     #[test]

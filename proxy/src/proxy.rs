@@ -364,6 +364,7 @@ impl ProxyHttp for Picops {
                 access::check_host_signed(&id, &route)?;
                 access::check_signed_headers(&id, &req.headers)?;
                 access::authorize(keyring, &id, &route, &method, image_query)?;
+                access::check_bucket_config(&id, &route)?;
                 let copy = access::copy_source(keyring, &id, &req.headers, &self.routing)?;
                 Ok((id, copy))
             });
@@ -394,7 +395,13 @@ impl ProxyHttp for Picops {
             return Ok(true);
         }
         let delete_objects =
-            method == Method::POST && route.key.is_empty() && route.has_param("delete");
+            match access::bucket_post(&route, &method, &session.req_header().headers) {
+                Ok(d) => d,
+                Err(e) => {
+                    answer_error(session, &e, &resource, &ctx.request_id).await?;
+                    return Ok(true);
+                }
+            };
         let decoded_length = session
             .req_header()
             .headers

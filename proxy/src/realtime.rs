@@ -131,7 +131,13 @@ pub async fn handle(
             None => r.clone(),
         },
         ImageQuery::Info | ImageQuery::Ave => {
-            let (data, _) = upstream.get(bucket, key, max).await?;
+            // Decoding for ImageInfo costs like processing: the same token, the same refund.
+            let budget = state.admit_get(bucket, identity)?;
+            let (data, _) = upstream.get(bucket, key, max).await.inspect_err(|e| {
+                if e.status() == 404 {
+                    state.refund(&budget);
+                }
+            })?;
             let size = data.len();
             let info = upload::image_info(state, data).await?;
             return Ok(json_reply(match query {

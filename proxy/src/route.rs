@@ -57,10 +57,12 @@ impl Route {
             .map(|kv| (decode(kv.split_once('=').map_or(kv, |(k, _)| k)), kv))
     }
 
+    /// The value of parameter `name`, matched on the decoded name as a store matches it
+    /// (`?%64elete` is `?delete` to every store).
     pub fn param(&self, name: &str) -> Option<String> {
         self.query.as_deref()?.split('&').find_map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k == name).then(|| decode(v))
+            (decode(k) == name).then(|| decode(v))
         })
     }
 }
@@ -355,6 +357,7 @@ mod tests {
             (Some("bkt"), "dir/k.png")
         );
         assert_eq!(path.param("uploadId").as_deref(), Some("1"));
+        assert!(r("/bkt?%64elete", Some("127.0.0.1")).has_param("delete"));
         assert_eq!(
             path.location("bkt", "dir/k.png"),
             "127.0.0.1:8080/bkt/dir/k.png"

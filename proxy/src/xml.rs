@@ -135,30 +135,54 @@ pub fn parse_complete_parts(xml: &[u8]) -> Result<Vec<(i32, String)>, String> {
 }
 
 /// The keys a DeleteObjects body (`<Delete><Object><Key>…</Key></Object>…</Delete>`) names.
+/// Only elements, text and entities are accepted: comments, CDATA, processing instructions
+/// and DTDs are refused, because XML parsers disagree on them and the store must see the
+/// keys exactly as checked here.
 pub fn parse_delete_keys(body: &[u8]) -> Result<Vec<String>, String> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut buf = Vec::new();
     let mut keys = Vec::new();
     let mut path: Vec<String> = Vec::new();
+    let mut key: Option<String> = None;
     loop {
         match reader.read_event_into(&mut buf) {
             Ok(Event::Start(e)) => {
-                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned())
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                path.push(name);
+                if path.len() == 3 && path[1] == "Object" && path[2] == "Key" {
+                    key = Some(String::new());
+                }
             }
             Ok(Event::End(_)) => {
+                if path.len() == 3 {
+                    if let Some(k) = key.take() {
+                        keys.push(k);
+                    }
+                }
                 path.pop();
             }
             Ok(Event::Text(t)) => {
-                if path.ends_with(&["Object".to_string(), "Key".to_string()]) {
-                    keys.push(t.unescape().map_err(|e| e.to_string())?.into_owned());
+                let text = t.unescape().map_err(|e| e.to_string())?;
+                match key.as_mut() {
+                    Some(k) => k.push_str(&text),
+                    None if text.trim().is_empty() || path.len() > 1 => {}
+                    None => return Err("text outside the elements".into()),
                 }
             }
+            Ok(Event::Empty(_)) | Ok(Event::Decl(_)) => {}
             Ok(Event::Eof) => break,
+            Ok(other) => {
+                return Err(format!(
+                    "a DeleteObjects body may hold only elements and text, not {other:?}"
+                ))
+            }
             Err(e) => return Err(format!("malformed XML: {e}")),
-            _ => {}
         }
         buf.clear();
+    }
+    if !path.is_empty() {
+        return Err("the body ends inside an element".into());
     }
     Ok(keys)
 }
@@ -182,5 +206,13 @@ mod tests {
         let body = br#"<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>../bob/x</Key><VersionId>1</VersionId></Object></Delete>"#;
         assert_eq!(parse_delete_keys(body).unwrap(), vec!["a&b", "../bob/x"]);
         assert!(parse_delete_keys(b"<Delete><Object><Key>a</Key></Obj").is_err());
+        for sneaky in [
+            "<Delete><Object><Key>.pic<!-- x -->ops/styles/t</Key></Object></Delete>",
+            "<Delete><Object><Key>.pic<?x y?>ops/styles/t</Key></Object></Delete>",
+            "<Delete><Object><Key><![CDATA[../bob/x]]></Key></Object></Delete>",
+            "<!DOCTYPE d [<!ENTITY e \"../bob\">]><Delete><Object><Key>&e;/x</Key></Object></Delete>",
+        ] {
+            assert!(parse_delete_keys(sneaky.as_bytes()).is_err(), "{sneaky}");
+        }
     }
 }

@@ -92,27 +92,10 @@ pub fn route(
         .map(|a| a.as_str().to_string())
         .or_else(|| host_header.map(str::to_string))
         .unwrap_or_default();
-    let bare = host
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(&host)
-        .to_ascii_lowercase();
     let path = uri.path();
     let query = uri.query().map(str::to_string);
 
-    let vhost_bucket = routing
-        .domains
-        .get(&host.to_ascii_lowercase())
-        .or_else(|| routing.domains.get(&bare))
-        .cloned()
-        .or_else(|| cos_bucket(&bare))
-        .or_else(|| {
-            routing.base_domains.iter().find_map(|d| {
-                bare.strip_suffix(&format!(".{}", d.to_ascii_lowercase()))
-                    .filter(|b| !b.is_empty())
-                    .map(str::to_string)
-            })
-        });
+    let vhost_bucket = bucket_of_host(&host, routing);
 
     let route = match vhost_bucket {
         Some(bucket) => Route {
@@ -183,20 +166,7 @@ pub fn copy_source(value: &str, routing: &Routing) -> Result<CopySource, ApiErro
     let (head, tail) = trimmed
         .split_once('/')
         .ok_or_else(|| bad("no object key"))?;
-    let host = head.to_ascii_lowercase();
-    let bucket = routing
-        .domains
-        .get(&host)
-        .cloned()
-        .or_else(|| cos_bucket(&host))
-        .or_else(|| {
-            routing.base_domains.iter().find_map(|d| {
-                host.strip_suffix(&format!(".{}", d.to_ascii_lowercase()))
-                    .filter(|b| !b.is_empty())
-                    .map(str::to_string)
-            })
-        })
-        .unwrap_or_else(|| decode(head));
+    let bucket = bucket_of_host(head, routing).unwrap_or_else(|| decode(head));
     let key = decode(tail);
     validate_bucket(&bucket)?;
     if key.is_empty() {
@@ -208,6 +178,26 @@ pub fn copy_source(value: &str, routing: &Routing) -> Result<CopySource, ApiErro
         key,
         version_id,
     })
+}
+
+/// The bucket a host (with or without port) names: a custom domain, a COS host or a
+/// subdomain of a base domain.
+fn bucket_of_host(host: &str, routing: &Routing) -> Option<String> {
+    let host = host.to_ascii_lowercase();
+    let bare = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+    routing
+        .domains
+        .get(&host)
+        .or_else(|| routing.domains.get(bare))
+        .cloned()
+        .or_else(|| cos_bucket(bare))
+        .or_else(|| {
+            routing.base_domains.iter().find_map(|d| {
+                bare.strip_suffix(&format!(".{}", d.to_ascii_lowercase()))
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_string)
+            })
+        })
 }
 
 /// `<bucket>.cos.<region>.myqcloud.com`, which COS SDKs send even when pointed at an IP, and

@@ -32,12 +32,15 @@ def test_anonymous_bucket_level_on_virtual_host_and_head(server, public):
 def test_anonymous_style_list_is_refused(server, cos, public):
     name = f"p{uid()}"
     cos.ci_put_image_style(Bucket=public, Request={"StyleName": name, "StyleBody": STYLE_BODY})
-    r = raw(server, "GET", f"/{public}/?style")
-    refused(r, 403)
-    assert name.encode() not in r.content
-    # The full key still lists it.
-    r = signed("GET", f"{server.endpoint}/{public}/?style")
-    assert r.status_code == 200 and name.encode() in r.content, r.text
+    try:
+        r = raw(server, "GET", f"/{public}/?style")
+        refused(r, 403)
+        assert name.encode() not in r.content
+        # The full key still lists it.
+        r = signed("GET", f"{server.endpoint}/{public}/?style")
+        assert r.status_code == 200 and name.encode() in r.content, r.text
+    finally:
+        cos.ci_delete_image_style(Bucket=public, Request={"StyleName": name})
 
 
 def test_control_anonymous_object_reads(server, public):

@@ -8,8 +8,9 @@ use percent_encoding::percent_decode_str;
 use crate::error::ApiError;
 use crate::route;
 
-/// Largest listing body buffered for filtering (a page of 1000 keys is well under this).
-const MAX_LISTING: usize = 32 << 20;
+/// Largest listing body buffered for filtering: a page of 1000 entries with 1024-byte keys,
+/// URL-encoded, is about 4 MB.
+const MAX_LISTING: usize = 8 << 20;
 
 /// The elements of a listing that name one key or prefix each, and the child holding it.
 const ENTRIES: &[(&str, &str)] = &[

@@ -9,6 +9,7 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
+use crate::deadline::Deadline;
 use crate::error::{ProcessError, Result};
 use crate::exif;
 use crate::format::{find_jpeg_soi, Format};
@@ -239,10 +240,22 @@ pub fn decode_at_least(
 /// [`decode_at_least`] for a `source` already [`probe`]d (and so checked against `limits`).
 pub fn decode_probed(
     data: &[u8],
+    source: Source,
+    limits: &Limits,
+    frames: Frames,
+    min_size: Option<(u32, u32)>,
+) -> Result<Decoded> {
+    decode_probed_within(data, source, limits, frames, min_size, Deadline::NONE)
+}
+
+/// [`decode_probed`], stopping between the frames of an animation once `deadline` passes.
+pub(crate) fn decode_probed_within(
+    data: &[u8],
     mut source: Source,
     limits: &Limits,
     frames: Frames,
     min_size: Option<(u32, u32)>,
+    deadline: Deadline,
 ) -> Result<Decoded> {
     let denom = min_size.map_or(1, |(mw, mh)| {
         shrink_denominator(source.width, source.height, mw, mh)
@@ -280,12 +293,12 @@ pub fn decode_probed(
                 DynamicImage::from_decoder(d).map_err(corrupt)?,
             ))]
         }
-        Format::Gif => decode_gif(data, limits, frames, &mut source)?,
+        Format::Gif => decode_gif(data, limits, frames, &mut source, deadline)?,
         // libwebp for a still picture: about twice image-webp's speed here, and it can
         // shrink on load (its in-loop rescaler, as libvips uses it).
         Format::Webp => match webp_still::decode(data, denom)? {
             Some(image) => vec![still(image)],
-            None => decode_webp(data, frames)?,
+            None => decode_webp(data, frames, deadline)?,
         },
     };
     Ok(Decoded { source, frames })
@@ -355,6 +368,14 @@ fn decode_jpeg(data: &[u8]) -> Result<DynamicImage> {
     image.ok_or_else(|| corrupt("JPEG decoded to a short buffer"))
 }
 
+/// The largest width and height among the frames a GIF declares: the decoder reads each
+/// frame into a buffer of its declared size, which may exceed the screen.
+pub(crate) fn gif_largest_frame(data: &[u8]) -> (u32, u32) {
+    gif_frames(data)
+        .into_iter()
+        .fold((0, 0), |(w, h), (fw, fh)| (w.max(fw), h.max(fh)))
+}
+
 /// Sizes of the frames a GIF declares, found by walking its blocks without decompressing.
 /// Stops quietly at the first malformed block; the decoder reports that later.
 fn gif_frames(data: &[u8]) -> Vec<(u32, u32)> {
@@ -420,12 +441,14 @@ fn decode_gif(
     limits: &Limits,
     want: Frames,
     source: &mut Source,
+    deadline: Deadline,
 ) -> Result<Vec<Frame>> {
     let d = image::codecs::gif::GifDecoder::new(Cursor::new(data)).map_err(corrupt)?;
     let (w, h) = d.dimensions();
     let mut out = Vec::new();
     let mut pixels = 0;
     for frame in d.into_frames() {
+        deadline.check()?;
         // Each frame is a full canvas; counting as we go bounds the work to the limits.
         pixels = limits.check_frame(w, h, out.len() as u32, pixels)?;
         let frame = frame.map_err(corrupt)?;
@@ -447,7 +470,7 @@ fn decode_gif(
     Ok(out)
 }
 
-fn decode_webp(data: &[u8], want: Frames) -> Result<Vec<Frame>> {
+fn decode_webp(data: &[u8], want: Frames, deadline: Deadline) -> Result<Vec<Frame>> {
     let mut d = image_webp::WebPDecoder::new(Cursor::new(data)).map_err(corrupt)?;
     let (w, h) = d.dimensions();
     let alpha = d.has_alpha();
@@ -474,6 +497,7 @@ fn decode_webp(data: &[u8], want: Frames) -> Result<Vec<Frame>> {
     };
     let mut out = Vec::with_capacity(count as usize);
     for _ in 0..count {
+        deadline.check()?;
         let mut buf = vec![0; size];
         let delay_ms = d.read_frame(&mut buf).map_err(corrupt)?;
         out.push(Frame {

@@ -1,4 +1,4 @@
-//! Encoders, one per output format, and the quality rules of PROTOCOL §3.
+//! Encoders, one per output format, and the quality rules of docs/protocol.md (imageMogr2).
 
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -7,11 +7,13 @@ use image::codecs::gif::{GifEncoder, Repeat};
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{Delay, DynamicImage, ImageEncoder};
 
+use crate::deadline::Deadline;
 use crate::decode::Frame;
 use crate::error::{ProcessError, Result};
 use crate::format::Format;
 use crate::ops;
 use crate::rule::QualitySpec;
+use crate::webp_encode;
 
 /// Quality used when the rule says nothing and the input has no lossy quality of its own.
 pub const DEFAULT_QUALITY: u8 = 85;
@@ -46,17 +48,25 @@ fn fail(format: Format, e: impl std::fmt::Display) -> ProcessError {
     ProcessError::Encode(format!("{}: {e}", format.name()))
 }
 
-pub fn encode(frames: &[Frame], format: Format, s: &Settings<'_>) -> Result<Vec<u8>> {
+/// Encode `frames` (one unless the format is animated). Past `deadline` the encode stops
+/// between frames, and inside libwebp; JPEG, PNG and BMP encode one picture in one pass.
+pub fn encode(
+    frames: &[Frame],
+    format: Format,
+    s: &Settings<'_>,
+    deadline: Deadline,
+) -> Result<Vec<u8>> {
+    deadline.check()?;
     let first = &frames
         .first()
         .ok_or_else(|| ProcessError::Encode("no frame to encode".into()))?
         .image;
     match format {
         Format::Jpeg => encode_jpeg(first, s),
-        Format::Webp if frames.len() > 1 => encode_webp_animation(frames, s),
-        Format::Webp => encode_webp(first, s),
+        Format::Webp if frames.len() > 1 => encode_webp_animation(frames, s, deadline),
+        Format::Webp => webp_encode::encode_still(first, s.quality, s.lossless, deadline),
         Format::Png => encode_png(first, s),
-        Format::Gif => encode_gif(frames),
+        Format::Gif => encode_gif(frames, deadline),
         Format::Bmp => {
             let img = ops::flatten_on_white(first);
             let mut out = Vec::new();
@@ -120,60 +130,13 @@ fn encode_jpeg(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn encode_webp(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
-    let (w, h) = (img.width(), img.height());
-    if w > 16383 || h > 16383 {
-        return Err(ProcessError::InvalidArgument(format!(
-            "{w}x{h} exceeds WebP's 16383 px per side"
-        )));
-    }
-    let img = match img {
-        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => Cow::Borrowed(img),
-        other if other.color().has_alpha() => {
-            Cow::Owned(DynamicImage::ImageRgba8(other.to_rgba8()))
-        }
-        other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
-    };
-    let enc = match img.as_ref() {
-        DynamicImage::ImageRgba8(i) => webp::Encoder::from_rgba(i.as_raw(), w, h),
-        _ => webp::Encoder::from_rgb(img.as_bytes(), w, h),
-    };
-    let mem = if s.lossless {
-        enc.encode_lossless()
-    } else {
-        enc.encode(f32::from(s.quality))
-    };
-    if mem.is_empty() {
-        return Err(fail(Format::Webp, "libwebp returned no data"));
-    }
-    Ok(mem.to_vec())
-}
-
 /// Every frame, with its duration, through libwebp's animation encoder.
-fn encode_webp_animation(frames: &[Frame], s: &Settings<'_>) -> Result<Vec<u8>> {
-    let first = &frames[0].image;
-    let (w, h) = (first.width(), first.height());
-    if w > 16383 || h > 16383 {
-        return Err(ProcessError::InvalidArgument(format!(
-            "{w}x{h} exceeds WebP's 16383 px per side"
-        )));
-    }
-    let mut config =
-        webp::WebPConfig::new().map_err(|()| fail(Format::Webp, "libwebp config failed"))?;
-    config.lossless = i32::from(s.lossless);
-    config.quality = f32::from(s.quality);
-    let rgba: Vec<image::RgbaImage> = frames.iter().map(|f| f.image.to_rgba8()).collect();
-    let mut enc = webp::AnimEncoder::new(w, h, &config);
-    enc.set_loop_count(0);
-    let mut timestamp = 0i32;
-    for (f, pixels) in frames.iter().zip(&rgba) {
-        enc.add_frame(webp::AnimFrame::from_rgba(pixels.as_raw(), w, h, timestamp));
-        timestamp = timestamp.saturating_add(f.delay_ms.min(i32::MAX as u32) as i32);
-    }
-    let mem = enc
-        .try_encode()
-        .map_err(|e| fail(Format::Webp, format!("{e:?}")))?;
-    Ok(mem.to_vec())
+fn encode_webp_animation(
+    frames: &[Frame],
+    s: &Settings<'_>,
+    deadline: Deadline,
+) -> Result<Vec<u8>> {
+    webp_encode::encode_animation(frames, s.quality, s.lossless, deadline)
 }
 
 fn encode_png(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
@@ -195,7 +158,8 @@ fn encode_png(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn encode_gif(frames: &[Frame]) -> Result<Vec<u8>> {
+/// Frame by frame, polling the deadline in between (each is quantised to its own palette).
+fn encode_gif(frames: &[Frame], deadline: Deadline) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     {
         let mut enc = GifEncoder::new_with_speed(Cursor::new(&mut out), 10);
@@ -203,16 +167,16 @@ fn encode_gif(frames: &[Frame]) -> Result<Vec<u8>> {
             enc.set_repeat(Repeat::Infinite)
                 .map_err(|e| fail(Format::Gif, e))?;
         }
-        let frames = frames.iter().map(|f| {
-            image::Frame::from_parts(
+        for f in frames {
+            deadline.check()?;
+            let frame = image::Frame::from_parts(
                 f.image.to_rgba8(),
                 0,
                 0,
                 Delay::from_numer_denom_ms(f.delay_ms, 1),
-            )
-        });
-        enc.encode_frames(frames)
-            .map_err(|e| fail(Format::Gif, e))?;
+            );
+            enc.encode_frame(frame).map_err(|e| fail(Format::Gif, e))?;
+        }
     }
     Ok(out)
 }
@@ -224,8 +188,9 @@ pub fn encode_within(
     format: Format,
     s: &Settings<'_>,
     limit: u64,
+    deadline: Deadline,
 ) -> Result<(Vec<u8>, u8)> {
-    let first = encode(frames, format, s)?;
+    let first = encode(frames, format, s, deadline)?;
     if first.len() as u64 <= limit || !format.is_lossy() || s.lossless {
         return Ok((first, s.quality));
     }
@@ -240,6 +205,7 @@ pub fn encode_within(
                 quality: mid,
                 ..s.clone()
             },
+            deadline,
         )?;
         if bytes.len() as u64 <= limit {
             best = Some((bytes, mid));
@@ -260,6 +226,7 @@ pub fn encode_within(
                     quality: 1,
                     ..s.clone()
                 },
+                deadline,
             )?,
             1,
         )),
@@ -294,7 +261,7 @@ mod tests {
             icc: None,
             exif: None,
         };
-        let jpeg = encode(&frames, Format::Jpeg, &settings).expect("encoded");
+        let jpeg = encode(&frames, Format::Jpeg, &settings, Deadline::NONE).expect("encoded");
         let decoded = crate::decode::decode(&jpeg, &crate::Limits::default(), Frames::First)
             .expect("decoded");
         let (red, _, blue) = ops::average(&decoded.frames[0].image);

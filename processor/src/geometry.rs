@@ -74,7 +74,8 @@ pub fn thumbnail(spec: &Thumbnail, w: u32, h: u32) -> (u32, u32) {
     }
 }
 
-/// The plan of `imageView2/<mode>` (PROTOCOL §3). Never enlarges: a scale above 1 is capped.
+/// The plan of `imageView2/<mode>` (docs/protocol.md, imageView2). Never enlarges: a scale
+/// above 1 is capped.
 pub fn view2(v: &View2, w: u32, h: u32) -> Plan {
     let (fw, fh) = (f64::from(w), f64::from(h));
     let (long, short) = (fw.max(fh), fw.min(fh));
@@ -218,7 +219,7 @@ mod tests {
 
     #[test]
     fn view2_modes_as_documented() {
-        // The examples written in PROTOCOL §3.
+        // The examples written in docs/protocol.md, imageView2.
         assert_eq!(view("imageView2/1/w/500/h/400", 1000, 500), (500, 400));
         assert_eq!(view("imageView2/2/w/500/h/400", 1000, 500), (500, 250));
         assert_eq!(view("imageView2/3/w/500/h/400", 1000, 500), (800, 400));

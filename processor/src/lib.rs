@@ -5,6 +5,8 @@
 //! probe (header, limits) → decode (once) → pipeline (rule AST, step by step) → encode
 //! ```
 
+mod blur;
+pub mod deadline;
 pub mod decode;
 pub mod encode;
 pub mod error;
@@ -13,18 +15,24 @@ pub mod format;
 pub mod geometry;
 mod jpeg_scaled;
 pub mod limits;
+mod memory;
 pub mod ops;
 pub mod pipeline;
 pub mod quality;
+mod resize;
 pub mod rule;
 #[cfg(test)]
 mod test_support;
 pub mod text;
 pub mod watermark;
+mod webp_encode;
 mod webp_still;
+
+use std::time::Instant;
 
 use serde::Serialize;
 
+pub use deadline::Deadline;
 pub use decode::{decode, decode_at_least, probe, Decoded, Frames, Source};
 pub use error::{ProcessError, Result};
 pub use format::Format;
@@ -110,47 +118,55 @@ pub fn needed_size(rules: &[Rule], source: &Source) -> (u32, u32) {
 }
 
 /// How `data` will be decoded for a set of rules, decided from its header alone: the header
-/// facts, the frames needed, and the smallest size that keeps every rule's detail.
+/// facts, the frames needed, the smallest size that keeps every rule's detail, and the
+/// memory the decode and every rule will need.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub source: Source,
     frames: Frames,
     min_size: (u32, u32),
-    rules: usize,
-    /// A progressive JPEG's components: its decoders keep every DCT coefficient of the full
-    /// image (2 bytes each) until the last scan, whatever the output size.
-    progressive_components: Option<u8>,
-    /// A JPEG, or a still WebP: decoded smaller when the rules allow.
-    shrinks_on_load: bool,
+    /// The decode: its frames, which every rule reads, and its peak with its buffers.
+    decode: memory::DecodeBytes,
+    /// What each rule holds at its peak beside the shared frames.
+    rules: Vec<u64>,
+    /// The first output size the limits refuse, in a rule that will fail on it.
+    refusal: Option<ProcessError>,
 }
 
 impl Plan {
-    /// Bytes of pixels the decode and the rules running in parallel will hold: the decoded
-    /// frames (after shrink-on-load) plus one working copy per rule. Lets a server admit or
-    /// refuse the work before doing it.
+    /// An upper bound of the bytes the decode and the rules (running in parallel) allocate
+    /// at the peak: the decode with its buffers, then the decoded frames with every rule's
+    /// own peak (its frames and their scratch buffers at every step, its encoder, its
+    /// output). Lets a server admit or refuse the work before doing it.
     pub fn memory_bytes(&self) -> u64 {
-        let (w, h) = (self.source.width, self.source.height);
-        let d = if self.shrinks_on_load {
-            decode::shrink_denominator(w, h, self.min_size.0, self.min_size.1)
-        } else {
-            1
+        let rules = self.rules.iter().fold(0u64, |a, &b| a.saturating_add(b));
+        self.decode
+            .peak
+            .max(self.decode.frames.saturating_add(rules))
+    }
+
+    /// Refuse the work when it needs more than the whole of `budget` bytes, with `held`
+    /// bytes (the body) held for it already: no wait would ever make room for it. When a
+    /// rule asks for an output the limits refuse anyway, the message gives that reason too.
+    pub fn check_budget(&self, held: u64, budget: u64) -> Result<()> {
+        let need = held.saturating_add(self.memory_bytes());
+        if need <= budget {
+            return Ok(());
+        }
+        // A size the limits refuse anyway is the reason: say so too.
+        let why = match &self.refusal {
+            Some(ProcessError::InvalidArgument(m)) => format!("; {m}"),
+            _ => String::new(),
         };
-        let frames = match self.frames {
-            Frames::All => u64::from(self.source.frames),
-            Frames::First => 1,
-        };
-        let decoded = u64::from((w / d).max(1)) * u64::from((h / d).max(1)) * 4 * frames;
-        let coefficients = self
-            .progressive_components
-            .map_or(0, |c| u64::from(w) * u64::from(h) * 2 * u64::from(c));
-        // libwebp decodes a lossless picture whole (4 bytes a pixel) before any rescaling.
-        let lossless_webp = self.source.format == Format::Webp && self.source.quality == Some(100);
-        let argb = if lossless_webp {
-            u64::from(w) * u64::from(h) * 4
-        } else {
-            0
-        };
-        decoded * (1 + self.rules.max(1) as u64) + coefficients + argb
+        Err(ProcessError::InvalidArgument(format!(
+            "the output is too large for the memory budget: processing this {}x{} image \
+             would need {} MiB ({need} bytes), more than the whole budget of {} MiB \
+             ({budget} bytes){why}",
+            self.source.width,
+            self.source.height,
+            need.div_ceil(1 << 20),
+            budget >> 20,
+        )))
     }
 }
 
@@ -162,29 +178,83 @@ pub fn plan(data: &[u8], rules: &[Rule], limits: &Limits) -> Result<Plan> {
     } else {
         needed_size(rules, &source)
     };
-    let progressive_components = match source.format {
-        Format::Jpeg => format::find_jpeg_soi(data)
-            .and_then(|soi| jpeg_scaled::progressive_components(&data[soi..])),
-        _ => None,
-    };
+    let frames = frames_needed(source.format, rules);
+    Ok(plan_probed(data, source, frames, min_size, rules, limits))
+}
+
+/// The plan of an ImageInfo as a server reads it: the first frame, decoded as small as the
+/// format allows down to 64×64 (the average colour does not need every pixel).
+pub fn plan_info(data: &[u8], limits: &Limits) -> Result<Plan> {
+    let source = probe(data, limits)?;
+    Ok(plan_probed(
+        data,
+        source,
+        Frames::First,
+        (64, 64),
+        &[],
+        limits,
+    ))
+}
+
+fn plan_probed(
+    data: &[u8],
+    source: Source,
+    frames: Frames,
+    min_size: (u32, u32),
+    rules: &[Rule],
+    limits: &Limits,
+) -> Plan {
+    let (w, h) = (source.width, source.height);
     let shrinks_on_load = match source.format {
         Format::Jpeg => true,
         Format::Webp => webp_still::is_still(data),
         _ => false,
     };
-    Ok(Plan {
-        frames: frames_needed(source.format, rules),
+    let d = if shrinks_on_load {
+        decode::shrink_denominator(w, h, min_size.0, min_size.1)
+    } else {
+        1
+    };
+    let count = match frames {
+        Frames::All => source.frames.max(1) as usize,
+        Frames::First => 1,
+    };
+    let decoded = (count, (w.div_ceil(d), h.div_ceil(d)));
+    let original = data.len() as u64;
+    let peaks: Vec<pipeline::Peak> = rules
+        .iter()
+        .map(|r| pipeline::peak_bytes(r, &source, decoded, original, limits))
+        .collect();
+    Plan {
+        decode: memory::decode_bytes(data, &source, frames, d),
+        rules: peaks.iter().map(|p| p.bytes).collect(),
+        refusal: peaks.into_iter().find_map(|p| p.refusal),
         source,
+        frames,
         min_size,
-        rules: rules.len(),
-        progressive_components,
-        shrinks_on_load,
-    })
+    }
 }
 
 /// Decode `data` as `plan` says (the header was checked when planning).
 pub fn decode_planned(data: &[u8], plan: Plan, limits: &Limits) -> Result<Decoded> {
-    decode::decode_probed(data, plan.source, limits, plan.frames, Some(plan.min_size))
+    decode_planned_within(data, plan, limits, None)
+}
+
+/// [`decode_planned`], stopping between the frames of an animation once `deadline` passes.
+pub fn decode_planned_within(
+    data: &[u8],
+    plan: Plan,
+    limits: &Limits,
+    deadline: Option<Instant>,
+) -> Result<Decoded> {
+    decode::decode_probed_within(
+        data,
+        plan.source,
+        limits,
+        plan.frames,
+        Some(plan.min_size),
+        Deadline::from(deadline),
+    )
 }
 
 /// Decode `data` once, at the smallest scale that serves every rule.
@@ -221,6 +291,123 @@ mod tests {
         let w = full.source.width;
         let small = planned(&data, &format!("imageMogr2/thumbnail/{}x", w / 8));
         assert!(small.memory_bytes() * 8 < full.memory_bytes());
+    }
+
+    /// An animated GIF of `frames` frames of `w`×`h`, each its own colour.
+    fn gif(frames: u8, w: u32, h: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut enc = image::codecs::gif::GifEncoder::new(&mut out);
+            for i in 0..frames {
+                let px = image::Rgba([i.wrapping_mul(80), 40, 200, 255]);
+                let frame = image::Frame::new(image::RgbaImage::from_pixel(w, h, px));
+                enc.encode_frame(frame).expect("frame encoded");
+            }
+        }
+        out
+    }
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 99]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .expect("png encoded");
+        out
+    }
+
+    #[test]
+    fn an_enlarged_animation_counts_every_output_frame() {
+        let data = gif(3, 4, 4);
+        let plan = planned(&data, "imageMogr2/thumbnail/9999x9999!/format/gif");
+        assert_eq!(plan.source.frames, 3);
+        let frames = 3 * 9999 * 9999 * 4;
+        assert!(plan.memory_bytes() >= frames, "{}", plan.memory_bytes());
+        // Far beyond a 768 MiB budget: refused from the plan, before anything is decoded.
+        match plan.check_budget(data.len() as u64, 768 << 20) {
+            Err(ProcessError::InvalidArgument(m)) => {
+                assert!(m.contains("memory budget") && m.contains("768 MiB"), "{m}")
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+        // The same animation made smaller fits.
+        let small = planned(&data, "imageMogr2/thumbnail/200x200");
+        assert!(small.check_budget(data.len() as u64, 768 << 20).is_ok());
+        assert!(small.memory_bytes() >= 3 * 200 * 200 * 4);
+    }
+
+    #[test]
+    fn every_step_kind_is_counted_at_least_at_its_output() {
+        let data = png(64, 48);
+        let text = "cGljb3Bz";
+        let rules = [
+            "imageMogr2/thumbnail/300x200/pad/1",
+            "imageMogr2/crop/40x30/gravity/center",
+            "imageMogr2/cut/20x20x5x5",
+            "imageMogr2/iradius/20",
+            "imageMogr2/rradius/10",
+            "imageMogr2/rotate/33",
+            "imageMogr2/rotate/90",
+            "imageMogr2/flip/vertical",
+            "imageMogr2/blur/3x2",
+            "imageMogr2/sharpen/100",
+            "imageMogr2/bright/10/contrast/-10/grayscale/1",
+            "imageMogr2/thumbnail/500x/format/webp/quality/100!",
+            "imageMogr2/thumbnail/500x/interlace/1/format/jpg",
+            "imageMogr2/thumbnail/500x/format/bmp",
+            "imageView2/1/w/30/h/20",
+            &format!("watermark/2/text/{text}/fontsize/40/batch/1/degree/30"),
+        ];
+        for rule in rules {
+            let plan = planned(&data, rule);
+            let estimate = plan.memory_bytes();
+            // Runs through the same walk; debug builds assert each step's size as planned.
+            let out = process(&data, rule, &Limits::default()).expect(rule);
+            let (w, h) = (u64::from(out.facts.width), u64::from(out.facts.height));
+            assert!(
+                estimate >= w * h * 4 + out.bytes.len() as u64,
+                "{rule}: {estimate}"
+            );
+        }
+    }
+
+    #[test]
+    fn auto_orient_is_planned_turned() {
+        let data = edge("hopper_orientation_6.jpg");
+        let rule = "imageMogr2/auto-orient/thumbnail/x300";
+        let out = process(&data, rule, &Limits::default()).expect("processed");
+        let plan = planned(&data, rule);
+        let (w, h) = (u64::from(out.facts.width), u64::from(out.facts.height));
+        assert!(plan.memory_bytes() >= w * h * 4);
+    }
+
+    #[test]
+    fn a_deadline_stops_a_big_blur_promptly() {
+        let data = png(1, 1);
+        let limits = Limits::default();
+        for text in [
+            "imageMogr2/thumbnail/4000x4000!/blur/50x50",
+            "imageMogr2/thumbnail/4000x4000!/blur/50x50/ignore-error/1",
+        ] {
+            let rule = parse_rule(text).expect("rule");
+            let decoded = decode_for(&data, std::slice::from_ref(&rule), &limits).expect("decoded");
+            let started = Instant::now();
+            let deadline = started + std::time::Duration::from_millis(200);
+            let result = apply(&decoded, &rule, &data, &limits, Some(deadline));
+            // Unstopped, this blur takes minutes; stopped, a row or a band past the deadline.
+            assert_eq!(result.err(), Some(ProcessError::Deadline), "{text}");
+            let took = started.elapsed();
+            assert!(took < std::time::Duration::from_secs(5), "{text}: {took:?}");
+        }
+    }
+
+    #[test]
+    fn a_deadline_stops_between_the_frames_of_a_decode() {
+        let data = gif(5, 8, 8);
+        let plan = planned(&data, "imageMogr2/format/gif");
+        let past = Some(Instant::now());
+        let decoded = decode_planned_within(&data, plan, &Limits::default(), past);
+        assert_eq!(decoded.err(), Some(ProcessError::Deadline));
     }
 
     #[test]

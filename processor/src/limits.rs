@@ -1,4 +1,4 @@
-//! Limits checked from the header, before any pixel buffer exists (PROTOCOL §6).
+//! Limits checked from the header, before any pixel buffer exists (docs/protocol.md, Limits).
 
 use crate::error::{ProcessError, Result};
 
@@ -61,7 +61,34 @@ impl Limits {
         Ok(total)
     }
 
+    /// A result of `width`×`height`: within the output side limit, not empty, and within
+    /// the pixel limit that bounds inputs.
     pub fn check_output(&self, width: u32, height: u32, what: &str) -> Result<()> {
+        self.check_output_frames(width, height, 1, what)
+    }
+
+    /// [`Limits::check_output`] for `frames` frames of `width`×`height`: an output is held
+    /// to the same pixel limit as an input, all its frames together, so that enlarging an
+    /// animation cannot make more pixels than any accepted input holds.
+    pub fn check_output_frames(
+        &self,
+        width: u32,
+        height: u32,
+        frames: usize,
+        what: &str,
+    ) -> Result<()> {
+        self.check_output_sides(width, height, what)?;
+        let total = u64::from(width) * u64::from(height) * frames.max(1) as u64;
+        if total > self.max_pixels {
+            return Err(ProcessError::InvalidArgument(format!(
+                "{what}: output {width}x{height} x {frames} frame(s) is {total} pixels, over the limit of {}",
+                self.max_pixels
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_output_sides(&self, width: u32, height: u32, what: &str) -> Result<()> {
         if width > self.max_output_side || height > self.max_output_side {
             return Err(ProcessError::InvalidArgument(format!(
                 "{what}: output {width}x{height} exceeds {} px per side",

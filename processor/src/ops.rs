@@ -1,30 +1,25 @@
 //! Pixel steps. Each takes an image and returns a new one; the pipeline decides the order.
+//! Steps with a loop of their own over the pixels poll the deadline every row; the others
+//! are a single pass of the `image` crate, bounded by the largest output.
 
 use std::borrow::Cow;
 
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
-use image::{imageops, DynamicImage, GenericImageView, Rgba, RgbaImage};
+use image::{imageops, DynamicImage, Rgba, RgbaImage};
 
-use crate::error::{ProcessError, Result};
+use crate::deadline::Deadline;
+use crate::error::Result;
 use crate::rule::{FlipAxis, Rgb};
 
-/// Resize with fast_image_resize (runtime SIMD dispatch; alpha premultiplied internally).
-pub fn resize(img: &DynamicImage, width: u32, height: u32) -> Result<DynamicImage> {
-    if (width, height) == img.dimensions() {
-        return Ok(img.clone());
-    }
-    let mut dst = DynamicImage::new(width, height, img.color());
-    let mut resizer = Resizer::new();
-    // Lanczos3 matches what vipsthumbnail and ImageMagick use for downscaling.
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
-    resizer
-        .resize(img, &mut dst, &options)
-        .map_err(|e| ProcessError::Encode(format!("resize: {e}")))?;
-    Ok(dst)
-}
+pub use crate::resize::resize;
 
 pub fn crop(img: &DynamicImage, x: u32, y: u32, w: u32, h: u32) -> DynamicImage {
     img.crop_imm(x, y, w.max(1), h.max(1))
+}
+
+/// The size [`crop`] returns: the rectangle clipped to the image, as `image` clips it.
+pub fn crop_size(iw: u32, ih: u32, x: u32, y: u32, w: u32, h: u32) -> (u32, u32) {
+    let (x, y) = (x.min(iw), y.min(ih));
+    (w.max(1).min(iw - x), h.max(1).min(ih - y))
 }
 
 /// Place `img` centred on a `w`×`h` canvas of `color`.
@@ -73,22 +68,34 @@ pub fn rotated_size(w: u32, h: u32, deg: f64) -> (u32, u32) {
     )
 }
 
+/// Size of the result of [`rotate`]: right angles turn the image exactly.
+pub fn rotate_size(w: u32, h: u32, deg: f64) -> (u32, u32) {
+    let deg = deg.rem_euclid(360.0);
+    if deg == 0.0 || deg == 180.0 {
+        (w, h)
+    } else if deg == 90.0 || deg == 270.0 {
+        (h, w)
+    } else {
+        rotated_size(w, h, deg)
+    }
+}
+
 /// Rotate clockwise by any angle; the corners uncovered are transparent (white once a
 /// format without alpha flattens them).
-pub fn rotate(img: &DynamicImage, deg: f64) -> DynamicImage {
+pub fn rotate(img: &DynamicImage, deg: f64, deadline: Deadline) -> Result<DynamicImage> {
     let deg = deg.rem_euclid(360.0);
     // Right angles are exact pixel moves, no resampling.
     if deg == 0.0 {
-        return img.clone();
+        return Ok(img.clone());
     }
     if deg == 90.0 {
-        return img.rotate90();
+        return Ok(img.rotate90());
     }
     if deg == 180.0 {
-        return img.rotate180();
+        return Ok(img.rotate180());
     }
     if deg == 270.0 {
-        return img.rotate270();
+        return Ok(img.rotate270());
     }
     let src = img.to_rgba8();
     let (w, h) = src.dimensions();
@@ -98,15 +105,18 @@ pub fn rotate(img: &DynamicImage, deg: f64) -> DynamicImage {
     let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
     let (ocx, ocy) = (f64::from(ow) / 2.0, f64::from(oh) / 2.0);
     let mut out = RgbaImage::new(ow, oh);
-    for (x, y, px) in out.enumerate_pixels_mut() {
-        // Inverse mapping: where in the source does this output pixel come from?
-        let dx = f64::from(x) + 0.5 - ocx;
-        let dy = f64::from(y) + 0.5 - ocy;
-        let sx = dx * cos + dy * sin + cx - 0.5;
-        let sy = -dx * sin + dy * cos + cy - 0.5;
-        *px = bilinear(&src, sx, sy);
+    for (y, row) in out.rows_mut().enumerate() {
+        deadline.check()?;
+        for (x, px) in row.enumerate() {
+            // Inverse mapping: where in the source does this output pixel come from?
+            let dx = x as f64 + 0.5 - ocx;
+            let dy = y as f64 + 0.5 - ocy;
+            let sx = dx * cos + dy * sin + cx - 0.5;
+            let sy = -dx * sin + dy * cos + cy - 0.5;
+            *px = bilinear(&src, sx, sy);
+        }
     }
-    DynamicImage::ImageRgba8(out)
+    Ok(DynamicImage::ImageRgba8(out))
 }
 
 fn bilinear(src: &RgbaImage, x: f64, y: f64) -> Rgba<u8> {
@@ -151,48 +161,67 @@ fn bilinear(src: &RgbaImage, x: f64, y: f64) -> Rgba<u8> {
     ])
 }
 
+/// `iradius/r`'s radius on a `w`×`h` image: capped at half the short side.
+fn circle_radius(w: u32, h: u32, r: u32) -> u32 {
+    r.min(w / 2).min(h / 2).max(1)
+}
+
+/// Size of the result of [`circle`].
+pub fn circle_size(w: u32, h: u32, r: u32) -> (u32, u32) {
+    let d = 2 * circle_radius(w, h, r);
+    (d.min(w), d.min(h))
+}
+
 /// `iradius/r`: the centred circle of radius r (capped at half the short side), transparent
 /// outside; the result is 2r×2r.
-pub fn circle(img: &DynamicImage, r: u32) -> DynamicImage {
-    let r = r.min(img.width() / 2).min(img.height() / 2).max(1);
+pub fn circle(img: &DynamicImage, r: u32, deadline: Deadline) -> Result<DynamicImage> {
+    let r = circle_radius(img.width(), img.height(), r);
     let d = 2 * r;
     let x = (img.width() - d.min(img.width())) / 2;
     let y = (img.height() - d.min(img.height())) / 2;
     let mut out = img.crop_imm(x, y, d, d).to_rgba8();
     let c = f64::from(r);
-    for (px, py, p) in out.enumerate_pixels_mut() {
-        let dist = ((f64::from(px) + 0.5 - c).powi(2) + (f64::from(py) + 0.5 - c).powi(2)).sqrt();
-        p.0[3] = scale_alpha(p.0[3], coverage(c - dist));
+    for (py, row) in out.rows_mut().enumerate() {
+        deadline.check()?;
+        for (px, p) in row.enumerate() {
+            let dist = ((px as f64 + 0.5 - c).powi(2) + (py as f64 + 0.5 - c).powi(2)).sqrt();
+            p.0[3] = scale_alpha(p.0[3], coverage(c - dist));
+        }
     }
-    DynamicImage::ImageRgba8(out)
+    Ok(DynamicImage::ImageRgba8(out))
 }
 
 /// `rradius/r`: rounded corners of radius r (capped at half the short side).
-pub fn rounded(img: &DynamicImage, r: u32) -> DynamicImage {
+pub fn rounded(img: &DynamicImage, r: u32, deadline: Deadline) -> Result<DynamicImage> {
     let mut out = img.to_rgba8();
     let (w, h) = out.dimensions();
     let r = f64::from(r.min(w / 2).min(h / 2));
     let (fw, fh) = (f64::from(w), f64::from(h));
-    for (px, py, p) in out.enumerate_pixels_mut() {
-        let (x, y) = (f64::from(px) + 0.5, f64::from(py) + 0.5);
-        let cx = if x < r {
-            r
-        } else if x > fw - r {
-            fw - r
-        } else {
-            continue;
-        };
+    for (py, row) in out.rows_mut().enumerate() {
+        deadline.check()?;
+        let y = py as f64 + 0.5;
         let cy = if y < r {
             r
         } else if y > fh - r {
             fh - r
         } else {
+            // Rows between the corners keep every pixel.
             continue;
         };
-        let dist = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
-        p.0[3] = scale_alpha(p.0[3], coverage(r - dist));
+        for (px, p) in row.enumerate() {
+            let x = px as f64 + 0.5;
+            let cx = if x < r {
+                r
+            } else if x > fw - r {
+                fw - r
+            } else {
+                continue;
+            };
+            let dist = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
+            p.0[3] = scale_alpha(p.0[3], coverage(r - dist));
+        }
     }
-    DynamicImage::ImageRgba8(out)
+    Ok(DynamicImage::ImageRgba8(out))
 }
 
 /// Antialiased coverage of a pixel whose centre is `inside` pixels within an edge.
@@ -204,35 +233,30 @@ fn scale_alpha(a: u8, k: f64) -> u8 {
     (f64::from(a) * k).round() as u8
 }
 
-pub fn blur(img: &DynamicImage, sigma: f32) -> DynamicImage {
-    img.blur(sigma)
+pub fn blur(img: &DynamicImage, sigma: f32, deadline: Deadline) -> Result<DynamicImage> {
+    crate::blur::gaussian(img, sigma, deadline)
 }
 
 /// Unsharp mask; `amount` 10..300 is the strength in percent.
-pub fn sharpen(img: &DynamicImage, amount: u32) -> DynamicImage {
-    let blurred = img.blur(1.0);
+pub fn sharpen(img: &DynamicImage, amount: u32, deadline: Deadline) -> Result<DynamicImage> {
+    let blurred = blur(img, 1.0, deadline)?;
     let k = amount as f32 / 100.0;
-    let mut out = img.clone();
-    match (&mut out, &blurred) {
-        (DynamicImage::ImageRgb8(o), DynamicImage::ImageRgb8(b)) => {
-            unsharp(o.as_mut(), b.as_raw(), k, 3)
+    crate::blur::map_samples(img, |samples, width, channels| {
+        let has_alpha = channels == 2 || channels == 4;
+        let stride = (width * channels).max(1);
+        let mut out = samples.to_vec();
+        for (row, smooth) in out
+            .chunks_mut(stride)
+            .zip(blurred.as_bytes().chunks(stride))
+        {
+            deadline.check()?;
+            unsharp(row, smooth, k, channels, has_alpha);
         }
-        (DynamicImage::ImageRgba8(o), DynamicImage::ImageRgba8(b)) => {
-            unsharp(o.as_mut(), b.as_raw(), k, 4)
-        }
-        (DynamicImage::ImageLuma8(o), DynamicImage::ImageLuma8(b)) => {
-            unsharp(o.as_mut(), b.as_raw(), k, 1)
-        }
-        (DynamicImage::ImageLumaA8(o), DynamicImage::ImageLumaA8(b)) => {
-            unsharp(o.as_mut(), b.as_raw(), k, 2)
-        }
-        _ => {}
-    }
-    out
+        Ok(out)
+    })
 }
 
-fn unsharp(out: &mut [u8], blurred: &[u8], k: f32, channels: usize) {
-    let has_alpha = channels == 2 || channels == 4;
+fn unsharp(out: &mut [u8], blurred: &[u8], k: f32, channels: usize, has_alpha: bool) {
     for (i, (o, &b)) in out.iter_mut().zip(blurred).enumerate() {
         if has_alpha && i % channels == channels - 1 {
             continue;

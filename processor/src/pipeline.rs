@@ -1,20 +1,28 @@
 //! The executor: walks a parsed [`Rule`] over a decoded image, one step at a time, checking
-//! the output limits before each geometry step allocates and the deadline between steps.
+//! the output limits before each geometry step allocates, and the deadline between frames
+//! and inside every long loop.
+//!
+//! The same walk, run dry over frame counts and sizes, gives the memory a rule holds at its
+//! peak ([`peak_bytes`]): the estimate follows exactly the steps the executor takes.
 
 use std::borrow::Cow;
 use std::time::Instant;
 
 use image::DynamicImage;
 
-use crate::decode::{Decoded, Frame};
+use crate::deadline::Deadline;
+use crate::decode::{Decoded, Frame, Source};
 use crate::encode::{self, Settings};
 use crate::error::{ProcessError, Result};
 use crate::exif;
 use crate::format::Format;
 use crate::geometry;
 use crate::limits::Limits;
+use crate::memory::{self, Meter};
 use crate::ops;
-use crate::rule::{MogrOp, OutputOp, Processor, QualitySpec, Rule, View2};
+use crate::rule::{
+    FlipAxis, MogrOp, OutputOp, Processor, QualitySpec, Rgb, Rule, View2, Watermark,
+};
 use crate::{Output, OutputFacts};
 
 /// What the rule says about encoding. Output parameters don't move pixels, so they are
@@ -66,26 +74,101 @@ impl OutputSpec {
     }
 }
 
+/// One pixel step, as the walk of a rule makes it for the current size. The executor runs
+/// it on every frame; the dry run only asks its result's size and what it allocates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Step {
+    Resize(u32, u32),
+    Pad(u32, u32, Rgb),
+    Crop { x: u32, y: u32, w: u32, h: u32 },
+    Circle(u32),
+    Rounded(u32),
+    Rotate(f64),
+    Orient(u16),
+    Flip(FlipAxis),
+    Blur(f32),
+    Sharpen(u32),
+    Bright(i32),
+    Contrast(i32),
+    Grayscale,
+}
+
+impl Step {
+    fn run(&self, img: &DynamicImage, deadline: Deadline) -> Result<DynamicImage> {
+        Ok(match *self {
+            Step::Resize(w, h) => return ops::resize(img, w, h, deadline),
+            Step::Pad(w, h, color) => ops::pad(img, w, h, color),
+            Step::Crop { x, y, w, h } => ops::crop(img, x, y, w, h),
+            Step::Circle(r) => return ops::circle(img, r, deadline),
+            Step::Rounded(r) => return ops::rounded(img, r, deadline),
+            Step::Rotate(deg) => return ops::rotate(img, deg, deadline),
+            Step::Orient(o) => ops::orient(img, o),
+            Step::Flip(axis) => ops::flip(img, axis),
+            Step::Blur(sigma) => return ops::blur(img, sigma, deadline),
+            Step::Sharpen(v) => return ops::sharpen(img, v, deadline),
+            Step::Bright(v) => ops::bright(img, v),
+            Step::Contrast(v) => ops::contrast(img, v),
+            Step::Grayscale => ops::grayscale(img),
+        })
+    }
+
+    /// The size of the step's result for a frame of `size`.
+    pub(crate) fn size(&self, size: (u32, u32)) -> (u32, u32) {
+        let (w, h) = size;
+        match *self {
+            Step::Resize(tw, th) | Step::Pad(tw, th, _) => (tw, th),
+            Step::Crop { x, y, w: cw, h: ch } => ops::crop_size(w, h, x, y, cw, ch),
+            Step::Circle(r) => ops::circle_size(w, h, r),
+            Step::Rotate(deg) => ops::rotate_size(w, h, deg),
+            Step::Orient(5..=8) => (h, w),
+            _ => (w, h),
+        }
+    }
+}
+
 struct Ctx<'a> {
     /// Borrowed from the shared decode until the first step makes new pixels: every rule of
     /// an upload starts from the same decoded image, and most begin with a resize, which
     /// never needed a copy of its input.
     frames: Cow<'a, [Frame]>,
+    /// Set for the dry run: no frames, only their count and size, and the bytes they need.
+    meter: Option<&'a mut Meter>,
     /// The size the rule sees. Equal to the frames' size, except before the first resize of
     /// a shrink-on-load decode, where the frames are smaller than the source they stand for.
     logical: (u32, u32),
     orientation: u16,
     exif: Option<Cow<'a, [u8]>>,
     limits: &'a Limits,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 }
 
-impl Ctx<'_> {
-    fn tick(&self) -> Result<()> {
-        match self.deadline {
-            Some(d) if Instant::now() > d => Err(ProcessError::Deadline),
-            _ => Ok(()),
+impl<'a> Ctx<'a> {
+    fn new(
+        frames: Cow<'a, [Frame]>,
+        meter: Option<&'a mut Meter>,
+        source: &'a Source,
+        limits: &'a Limits,
+        deadline: Deadline,
+    ) -> Ctx<'a> {
+        // The dry run has no metadata to rewrite.
+        let exif = if meter.is_some() {
+            None
+        } else {
+            source.exif.as_deref().map(Cow::Borrowed)
+        };
+        Ctx {
+            frames,
+            meter,
+            logical: (source.width, source.height),
+            orientation: source.orientation,
+            exif,
+            limits,
+            deadline,
         }
+    }
+
+    fn tick(&self) -> Result<()> {
+        self.deadline.check()
     }
 
     fn size(&self) -> (u32, u32) {
@@ -93,36 +176,45 @@ impl Ctx<'_> {
     }
 
     fn actual(&self) -> (u32, u32) {
-        self.frames
-            .first()
-            .map(|f| (f.image.width(), f.image.height()))
-            .unwrap_or((0, 0))
+        match &self.meter {
+            Some(meter) => meter.size(),
+            None => self
+                .frames
+                .first()
+                .map(|f| (f.image.width(), f.image.height()))
+                .unwrap_or((0, 0)),
+        }
     }
 
-    fn each(&mut self, step: impl Fn(&DynamicImage) -> Result<DynamicImage>) -> Result<()> {
+    fn frame_count(&self) -> usize {
+        self.meter
+            .as_ref()
+            .map_or(self.frames.len(), |meter| meter.frames())
+    }
+
+    /// Turn every frame into one of `to`: `step` makes it from a real frame; the dry run
+    /// records `bytes`, what that allocates for one frame, instead.
+    fn each(
+        &mut self,
+        to: (u32, u32),
+        bytes: u64,
+        step: impl Fn(&DynamicImage) -> Result<DynamicImage>,
+    ) -> Result<()> {
         self.tick()?;
-        match &mut self.frames {
-            // In place, so that an animation holds one old frame at a time beside the new ones.
-            Cow::Owned(frames) => {
-                for f in frames {
-                    f.image = step(&f.image)?;
-                }
-            }
-            Cow::Borrowed(frames) => {
-                let stepped = frames
-                    .iter()
-                    .map(|f| {
-                        Ok(Frame {
-                            image: step(&f.image)?,
-                            delay_ms: f.delay_ms,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                self.frames = Cow::Owned(stepped);
-            }
+        match &mut self.meter {
+            Some(meter) => meter.step(to, bytes),
+            None => each_frame(&mut self.frames, self.deadline, step)?,
         }
+        debug_assert_eq!(self.actual(), to, "the walk expected another size");
         self.logical = self.actual();
         Ok(())
+    }
+
+    fn apply(&mut self, step: Step) -> Result<()> {
+        let from = self.actual();
+        let to = step.size(from);
+        let deadline = self.deadline;
+        self.each(to, step.bytes(from, to), |img| step.run(img, deadline))
     }
 
     /// Steps other than resizes work in source pixels: bring a shrunk decode back to the
@@ -131,23 +223,105 @@ impl Ctx<'_> {
     fn full_size(&mut self) -> Result<()> {
         let (w, h) = self.logical;
         if self.actual() != (w, h) {
-            self.each(|img| ops::resize(img, w, h))?;
+            self.apply(Step::Resize(w, h))?;
         }
         Ok(())
     }
 
-    /// A geometry step to `w`×`h`: refuse an oversized result before allocating it.
-    fn check(&self, w: u32, h: u32, what: &str) -> Result<()> {
-        self.limits.check_output(w, h, what)
+    /// A geometry step to `w`×`h`: refuse an oversized result before allocating it (the
+    /// dry run may go on past it, see [`Meter::refuse`]).
+    fn check(&mut self, w: u32, h: u32, what: &str) -> Result<()> {
+        let checked = self
+            .limits
+            .check_output_frames(w, h, self.frame_count(), what);
+        match (checked, &mut self.meter) {
+            (Err(e), Some(meter)) => meter.refuse(e),
+            (checked, _) => checked,
+        }
     }
 
     fn resize_to(&mut self, w: u32, h: u32, what: &str) -> Result<()> {
         self.check(w, h, what)?;
-        self.each(|img| ops::resize(img, w, h))
+        self.apply(Step::Resize(w, h))
+    }
+
+    /// Render the mark once, then draw it on every frame.
+    fn watermark(&mut self, w: &Watermark) -> Result<()> {
+        self.full_size()?;
+        self.tick()?;
+        let size = self.size();
+        let (limits, deadline) = (self.limits, self.deadline);
+        if let Some(meter) = &mut self.meter {
+            let mark = crate::watermark::plan(w, size, limits)?;
+            meter.spike(mark.peak);
+            meter.keep(mark.held);
+            meter.step(size, memory::watermark_apply_bytes(size));
+            meter.release(mark.held);
+            return Ok(());
+        }
+        let mark = crate::watermark::render(w, size.0, size.1, limits, deadline)?;
+        self.each(size, 0, |img| {
+            crate::watermark::apply(img, &mark, w, deadline)
+        })
+    }
+
+    /// After the last step: the deadline, and the result's size within the limits.
+    fn finish(&mut self) -> Result<(u32, u32)> {
+        self.tick()?;
+        let (w, h) = self.size();
+        self.check(w, h, "result")?;
+        Ok((w, h))
     }
 }
 
-/// Run `rule` on `decoded`, encode, and report the result's facts.
+/// Replace every frame by `step` of it, polling the deadline between frames.
+fn each_frame(
+    frames: &mut Cow<'_, [Frame]>,
+    deadline: Deadline,
+    step: impl Fn(&DynamicImage) -> Result<DynamicImage>,
+) -> Result<()> {
+    match frames {
+        // In place, so that an animation holds one old frame at a time beside the new ones.
+        Cow::Owned(frames) => {
+            for f in frames {
+                deadline.check()?;
+                f.image = step(&f.image)?;
+            }
+        }
+        Cow::Borrowed(borrowed) => {
+            let stepped = borrowed
+                .iter()
+                .map(|f| {
+                    deadline.check()?;
+                    Ok(Frame {
+                        image: step(&f.image)?,
+                        delay_ms: f.delay_ms,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            *frames = Cow::Owned(stepped);
+        }
+    }
+    Ok(())
+}
+
+/// GIF and WebP outputs keep the animation (up to `cgif/<n>` frames); other formats take
+/// the first frame.
+fn frames_kept(spec: &OutputSpec, format: Format) -> usize {
+    if format.is_animatable() {
+        spec.frame_limit.map_or(usize::MAX, |n| n as usize)
+    } else {
+        1
+    }
+}
+
+/// WebP is written lossless for `quality/100!`.
+fn lossless(spec: &OutputSpec, format: Format) -> bool {
+    format == Format::Webp && spec.quality == Some(QualitySpec::Forced(100))
+}
+
+/// Run `rule` on `decoded`, encode, and report the result's facts. Past `deadline` the
+/// work stops within a row, a band or a frame, with [`ProcessError::Deadline`].
 pub fn run(
     decoded: &Decoded,
     rule: &Rule,
@@ -156,7 +330,7 @@ pub fn run(
     deadline: Option<Instant>,
 ) -> Result<Output> {
     let spec = OutputSpec::of(rule);
-    match run_inner(decoded, rule, &spec, limits, deadline) {
+    match run_inner(decoded, rule, &spec, limits, Deadline::from(deadline)) {
         Err(e) if spec.ignore_error && e != ProcessError::Deadline => {
             let s = &decoded.source;
             Ok(Output {
@@ -175,50 +349,89 @@ pub fn run(
     }
 }
 
+/// The processors of `rule`, in order.
+fn walk(ctx: &mut Ctx<'_>, rule: &Rule) -> Result<()> {
+    for processor in &rule.processors {
+        match processor {
+            Processor::ImageMogr2(ops) => {
+                for op in ops {
+                    mogr_step(ctx, op)?;
+                }
+            }
+            Processor::ImageView2(v) => view2_step(ctx, v)?,
+            Processor::Watermark(w) => ctx.watermark(w)?,
+        }
+    }
+    Ok(())
+}
+
+/// The dry run of a rule: the most it holds at once, and the first output size the limits
+/// refuse (where the run itself will stop).
+#[derive(Debug, Clone)]
+pub(crate) struct Peak {
+    pub bytes: u64,
+    pub refusal: Option<ProcessError>,
+}
+
+/// The most `rule` holds at once when run on `frames` decoded frames of `size` standing for
+/// `source` (the shared decode not included): the dry run of [`run`], through the same walk,
+/// plus its encode, plus the copy of the `original` bytes that `ignore-error` answers with.
+/// A rule that fails at a step fails there when run too: its peak is what it held until then.
+pub(crate) fn peak_bytes(
+    rule: &Rule,
+    source: &Source,
+    decoded: (usize, (u32, u32)),
+    original: u64,
+    limits: &Limits,
+) -> Peak {
+    let spec = OutputSpec::of(rule);
+    let format = spec.format_for(source.format);
+    let (frames, size) = decoded;
+    let mut meter = Meter::new(frames_kept(&spec, format).min(frames), size);
+    if spec.ignore_error {
+        meter.stop_at_refusals();
+    }
+    let walked = {
+        let mut ctx = Ctx::new(
+            Cow::Borrowed(&[]),
+            Some(&mut meter),
+            source,
+            limits,
+            Deadline::NONE,
+        );
+        walk(&mut ctx, rule).and_then(|()| ctx.finish())
+    };
+    if let Ok(size) = walked {
+        let encoding = memory::Encoding {
+            format,
+            lossless: lossless(&spec, format),
+            interlace: spec.interlace,
+            size_limit: spec.size_limit.is_some(),
+        };
+        let frames = meter.frames();
+        meter.spike(memory::encode_bytes(encoding, frames, size));
+    }
+    let ignored = if spec.ignore_error { original } else { 0 };
+    Peak {
+        bytes: meter.peak().saturating_add(ignored),
+        refusal: meter.refusal().cloned(),
+    }
+}
+
 fn run_inner(
     decoded: &Decoded,
     rule: &Rule,
     spec: &OutputSpec,
     limits: &Limits,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 ) -> Result<Output> {
     let source = &decoded.source;
     let format = spec.format_for(source.format);
-    // GIF and WebP outputs keep the animation (up to `cgif/<n>` frames); other formats take
-    // the first frame.
-    let keep = if format.is_animatable() {
-        spec.frame_limit.map_or(usize::MAX, |n| n as usize)
-    } else {
-        1
-    };
-    let mut ctx = Ctx {
-        frames: Cow::Borrowed(&decoded.frames[..keep.min(decoded.frames.len())]),
-        logical: (source.width, source.height),
-        orientation: source.orientation,
-        exif: source.exif.as_deref().map(Cow::Borrowed),
-        limits,
-        deadline,
-    };
-    for processor in &rule.processors {
-        match processor {
-            Processor::ImageMogr2(ops) => {
-                for op in ops {
-                    mogr_step(&mut ctx, op)?;
-                }
-            }
-            Processor::ImageView2(v) => view2_step(&mut ctx, v)?,
-            Processor::Watermark(w) => {
-                ctx.full_size()?;
-                ctx.tick()?;
-                let (iw, ih) = ctx.size();
-                let mark = crate::watermark::render(w, iw, ih, limits)?;
-                ctx.each(|img| Ok(crate::watermark::apply(img, &mark, w)))?;
-            }
-        }
-    }
-    ctx.tick()?;
-    let (w, h) = ctx.size();
-    limits.check_output(w, h, "result")?;
+    let keep = frames_kept(spec, format).min(decoded.frames.len());
+    let frames = Cow::Borrowed(&decoded.frames[..keep]);
+    let mut ctx = Ctx::new(frames, None, source, limits, deadline);
+    walk(&mut ctx, rule)?;
+    let (w, h) = ctx.finish()?;
 
     let quality = encode::resolve_quality(
         spec.quality,
@@ -227,7 +440,7 @@ fn run_inner(
     );
     let settings = Settings {
         quality,
-        lossless: format == Format::Webp && spec.quality == Some(QualitySpec::Forced(100)),
+        lossless: lossless(spec, format),
         interlace: spec.interlace,
         icc: if spec.strip {
             None
@@ -241,8 +454,11 @@ fn run_inner(
         },
     };
     let (bytes, quality) = match spec.size_limit {
-        Some(limit) => encode::encode_within(&ctx.frames, format, &settings, limit)?,
-        None => (encode::encode(&ctx.frames, format, &settings)?, quality),
+        Some(limit) => encode::encode_within(&ctx.frames, format, &settings, limit, deadline)?,
+        None => (
+            encode::encode(&ctx.frames, format, &settings, deadline)?,
+            quality,
+        ),
     };
     Ok(Output {
         facts: OutputFacts {
@@ -283,12 +499,12 @@ fn mogr_step(ctx: &mut Ctx<'_>, op: &MogrOp) -> Result<()> {
             ) = (pad, spec)
             {
                 ctx.check(*bw, *bh, "pad")?;
-                ctx.each(|img| Ok(ops::pad(img, *bw, *bh, *color)))?;
+                ctx.apply(Step::Pad(*bw, *bh, *color))?;
             }
         }
         MogrOp::Crop { spec, gravity } => {
             let (x, y, cw, ch) = geometry::crop_rect(spec, *gravity, w, h);
-            ctx.each(|img| Ok(ops::crop(img, x, y, cw, ch)))?;
+            ctx.apply(Step::Crop { x, y, w: cw, h: ch })?;
         }
         MogrOp::Cut {
             width,
@@ -302,21 +518,26 @@ fn mogr_step(ctx: &mut Ctx<'_>, op: &MogrOp) -> Result<()> {
                 )));
             }
             let (cw, ch) = ((*width).min(w - dx), (*height).min(h - dy));
-            ctx.each(|img| Ok(ops::crop(img, *dx, *dy, cw, ch)))?;
+            ctx.apply(Step::Crop {
+                x: *dx,
+                y: *dy,
+                w: cw,
+                h: ch,
+            })?;
         }
-        MogrOp::IRadius(r) => ctx.each(|img| Ok(ops::circle(img, *r)))?,
-        MogrOp::RRadius(r) => ctx.each(|img| Ok(ops::rounded(img, *r)))?,
+        MogrOp::IRadius(r) => ctx.apply(Step::Circle(*r))?,
+        MogrOp::RRadius(r) => ctx.apply(Step::Rounded(*r))?,
         MogrOp::Rotate(deg) => {
-            let (rw, rh) = ops::rotated_size(w, h, *deg);
+            let (rw, rh) = ops::rotate_size(w, h, *deg);
             ctx.check(rw, rh, "rotate")?;
-            ctx.each(|img| Ok(ops::rotate(img, *deg)))?;
+            ctx.apply(Step::Rotate(*deg))?;
         }
         MogrOp::AutoOrient => {
             let o = ctx.orientation;
             if o > 1 {
                 // May run on a shrunk decode (needed_size looks past it): turn the logical size too.
                 let (lw, lh) = ctx.logical;
-                ctx.each(|img| Ok(ops::orient(img, o)))?;
+                ctx.apply(Step::Orient(o))?;
                 ctx.logical = if o >= 5 { (lh, lw) } else { (lw, lh) };
             }
             ctx.orientation = 1.min(o);
@@ -325,12 +546,12 @@ fn mogr_step(ctx: &mut Ctx<'_>, op: &MogrOp) -> Result<()> {
                 .take()
                 .map(|e| Cow::Owned(exif::with_upright_orientation(&e)));
         }
-        MogrOp::Flip(axis) => ctx.each(|img| Ok(ops::flip(img, *axis)))?,
-        MogrOp::Blur { sigma, .. } => ctx.each(|img| Ok(ops::blur(img, *sigma)))?,
-        MogrOp::Sharpen(v) => ctx.each(|img| Ok(ops::sharpen(img, *v)))?,
-        MogrOp::Bright(v) => ctx.each(|img| Ok(ops::bright(img, *v)))?,
-        MogrOp::Contrast(v) => ctx.each(|img| Ok(ops::contrast(img, *v)))?,
-        MogrOp::Grayscale => ctx.each(|img| Ok(ops::grayscale(img)))?,
+        MogrOp::Flip(axis) => ctx.apply(Step::Flip(*axis))?,
+        MogrOp::Blur { sigma, .. } => ctx.apply(Step::Blur(*sigma))?,
+        MogrOp::Sharpen(v) => ctx.apply(Step::Sharpen(*v))?,
+        MogrOp::Bright(v) => ctx.apply(Step::Bright(*v))?,
+        MogrOp::Contrast(v) => ctx.apply(Step::Contrast(*v))?,
+        MogrOp::Grayscale => ctx.apply(Step::Grayscale)?,
         MogrOp::Output(_) => {}
     }
     Ok(())
@@ -380,7 +601,7 @@ fn view2_step(ctx: &mut Ctx<'_>, v: &View2) -> Result<()> {
     if let Some((cw, ch)) = plan.crop {
         let x = (plan.width - cw) / 2;
         let y = (plan.height - ch) / 2;
-        ctx.each(|img| Ok(ops::crop(img, x, y, cw, ch)))?;
+        ctx.apply(Step::Crop { x, y, w: cw, h: ch })?;
     }
     Ok(())
 }

@@ -24,7 +24,17 @@ static FONTS: LazyLock<Vec<FontRef<'static>>> = LazyLock::new(|| {
 /// Largest mark side, whatever the text and size.
 const MAX_SIDE: u32 = 8192;
 
-pub fn render(text: &str, size: u32, fill: Rgb, shadow: u8) -> Result<RgbaImage> {
+/// A line of text placed in the fonts: its glyphs, and the mark's size with the shadow.
+struct Layout {
+    placed: Vec<(usize, Glyph)>,
+    /// The shadow's offset (0: none).
+    off: u32,
+    w: u32,
+    h: u32,
+}
+
+/// Place `text` at `size` px; refuse a mark larger than [`MAX_SIDE`].
+fn layout(text: &str, size: u32, shadow: u8) -> Result<Layout> {
     let fonts = &*FONTS;
     if fonts.len() != 2 {
         return Err(ProcessError::Encode(
@@ -84,6 +94,17 @@ pub fn render(text: &str, size: u32, fill: Rgb, shadow: u8) -> Result<RgbaImage>
             "the text watermark would be {w}x{h} px; at most {MAX_SIDE} px per side"
         )));
     }
+    Ok(Layout { placed, off, w, h })
+}
+
+/// The size of the mark [`render`] draws, without drawing it.
+pub fn size(text: &str, size: u32, shadow: u8) -> Result<(u32, u32)> {
+    layout(text, size, shadow).map(|l| (l.w, l.h))
+}
+
+pub fn render(text: &str, size: u32, fill: Rgb, shadow: u8) -> Result<RgbaImage> {
+    let fonts = &*FONTS;
+    let Layout { placed, off, w, h } = layout(text, size, shadow)?;
     let mut mark = RgbaImage::new(w, h);
     let mut draw = |dx: u32, color: [u8; 3], opacity: f32| {
         for (i, g) in &placed {

@@ -119,11 +119,21 @@ impl State {
 }
 
 /// The memory a request holds, in KiB permits of the shared budget. It grows as the request
-/// learns what it needs (body, then pixels), capped at the whole budget, so a request larger
-/// than the budget runs alone rather than never.
+/// learns what it needs: the body (capped at the whole budget, so that a large body runs
+/// alone rather than never), then its processing, which is refused outright when it alone
+/// would need more than the whole budget: running it would take memory the budget does not
+/// have.
 struct Budget(Option<OwnedSemaphorePermit>);
 
 impl Budget {
+    /// Reserve what processing `plan` needs beside a body of `body` bytes, or refuse it (400
+    /// InvalidArgument, with the figures) before anything is decoded.
+    async fn admit(&mut self, state: &State, body: u64, plan: &Plan) -> Result<(), ApiError> {
+        plan.check_budget(body, state.config.memory_budget)?;
+        self.grow_to(state, body.saturating_add(plan.memory_bytes()))
+            .await
+    }
+
     async fn grow_to(&mut self, state: &State, bytes: u64) -> Result<(), ApiError> {
         let total = (state.config.memory_budget / 1024).max(1);
         let want = bytes.div_ceil(1024).clamp(1, total) as usize;
@@ -235,9 +245,7 @@ pub async fn handle(
                 _ => None,
             };
             let plan = plan_for(&body, &rules, state)?;
-            budget
-                .grow_to(state, body.len() as u64 + plan.memory_bytes())
-                .await?;
+            budget.admit(state, body.len() as u64, &plan).await?;
             let processed = process(state, body.clone(), rules, plan).await?;
             put_flow(
                 upstream,
@@ -258,9 +266,7 @@ pub async fn handle(
             budget.grow_to(state, max_body).await?;
             let (body, etag) = upstream.get(&bucket, &route.key, max_body).await?;
             let plan = plan_for(&body, &rules, state)?;
-            budget
-                .grow_to(state, body.len() as u64 + plan.memory_bytes())
-                .await?;
+            budget.admit(state, body.len() as u64, &plan).await?;
             let processed = process(state, body, rules, plan).await?;
             let (original, results) =
                 write_results(upstream, route, &bucket, &ops, processed, Some(etag), None).await?;
@@ -296,7 +302,7 @@ pub async fn handle(
                 .map_err(stored)?;
             let plan = plan_for(&data, &rules, state).map_err(stored)?;
             budget
-                .grow_to(state, data.len() as u64 + plan.memory_bytes())
+                .admit(state, data.len() as u64, &plan)
                 .await
                 .map_err(stored)?;
             let processed = process(state, data, rules, plan).await.map_err(stored)?;
@@ -318,9 +324,7 @@ pub async fn process_one(state: &State, data: Bytes, rule: Rule) -> Result<Outpu
     let rules = Arc::new(vec![rule]);
     let plan = plan_for(&data, &rules, state)?;
     let mut budget = Budget(None);
-    budget
-        .grow_to(state, data.len() as u64 + plan.memory_bytes())
-        .await?;
+    budget.admit(state, data.len() as u64, &plan).await?;
     let mut processed = process(state, data, rules, plan).await?;
     processed
         .outputs
@@ -332,23 +336,13 @@ pub async fn process_one(state: &State, data: Bytes, rule: Rule) -> Result<Outpu
 /// average colour does not need every pixel).
 pub async fn image_info(state: &State, data: Bytes) -> Result<ImageInfo, ApiError> {
     let limits = state.config.limits;
-    let source = picops_processor::probe(&data, &limits)?;
+    let plan = picops_processor::plan_info(&data, &limits)?;
     let mut budget = Budget(None);
-    budget
-        .grow_to(
-            state,
-            data.len() as u64 + source.width as u64 * source.height as u64 * 4,
-        )
-        .await?;
+    budget.admit(state, data.len() as u64, &plan).await?;
     blocking(state, move || {
-        picops_processor::decode_at_least(
-            &data,
-            &limits,
-            picops_processor::Frames::First,
-            Some((64, 64)),
-        )
-        .map(|d| d.info())
-        .map_err(ApiError::from)
+        picops_processor::decode_planned(&data, plan, &limits)
+            .map(|d| d.info())
+            .map_err(ApiError::from)
     })
     .await
 }
@@ -511,7 +505,8 @@ async fn process_within(
         let data = data.clone();
         blocking(state, move || {
             let started = Instant::now();
-            let decoded = picops_processor::decode_planned(&data, plan, &limits);
+            let decoded =
+                picops_processor::decode_planned_within(&data, plan, &limits, Some(deadline));
             METRICS
                 .processing_seconds
                 .with_label_values(&["decode"])

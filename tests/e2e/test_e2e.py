@@ -301,7 +301,10 @@ def test_memory_budget_answers_slowdown(tmp_path, s3, bucket):
 
     from e2e.server import start_server
 
-    srv = start_server(tmp_path, ["--memory-budget", str(8 << 20), "--admission-wait-ms", "300"])
+    # The budget fits one upload of the photo (its processing is estimated at about 26 MiB),
+    # and a body of unknown length reserves the largest body allowed: the whole budget.
+    srv = start_server(tmp_path, ["--memory-budget", str(40 << 20), "--max-body", str(40 << 20),
+                                  "--admission-wait-ms", "300"])
     try:
         if not os.environ.get("PICOPS_E2E_UPSTREAM"):
             signed("PUT", f"{srv.endpoint}/{bucket}")  # the embedded store is per server

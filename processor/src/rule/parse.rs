@@ -1,5 +1,5 @@
-//! The one parser for the rule grammar (PROTOCOL §3): text in, typed [`Rule`] out.
-//! Every error names the offending token and its byte offset in the rule text.
+//! The one parser for the rule grammar (docs/protocol.md, Processing rules): text in, typed
+//! [`Rule`] out. Every error names the offending token and its byte offset in the rule text.
 
 use base64::Engine;
 
@@ -456,7 +456,7 @@ fn parse_crop(v: &str, o: usize) -> Result<Crop> {
     })
 }
 
-/// At most this many image watermarks in one rule (PROTOCOL §3).
+/// At most this many image watermarks in one rule (docs/protocol.md, watermark).
 pub const MAX_IMAGE_WATERMARKS: usize = 10;
 
 fn parse_watermark(t: &mut Tokens<'_>, offset: usize) -> Result<Watermark> {

@@ -10,9 +10,7 @@ use picops_processor::{process, Limits};
 fn photo(name: &str) -> Vec<u8> {
     let dir = std::env::var("PICOPS_IMAGES")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/images")
-        });
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/images"));
     let path = dir.join("photos").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -47,8 +47,7 @@ struct FaultProxy {
 }
 
 fn image() -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/images/edge/hopper.jpg");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/images/edge/hopper.jpg");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

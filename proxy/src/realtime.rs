@@ -133,13 +133,16 @@ pub async fn handle(
         ImageQuery::Info | ImageQuery::Ave => {
             // Decoding for ImageInfo costs like processing: the same token, the same refund.
             let budget = state.admit_get(bucket, identity)?;
+            // The object is held from its first byte: reserved before it is read.
+            let mut memory = upload::Budget::new();
+            memory.reserve(state, max).await?;
             let (data, _) = upstream.get(bucket, key, max).await.inspect_err(|e| {
                 if e.status() == 404 {
                     state.refund(&budget);
                 }
             })?;
             let size = data.len();
-            let info = upload::image_info(state, data).await?;
+            let info = upload::image_info(state, data, memory).await?;
             return Ok(json_reply(match query {
                 ImageQuery::Ave => serde_json::json!({ "RGB": info.ave }),
                 _ => serde_json::json!({
@@ -159,14 +162,18 @@ pub async fn handle(
     // Processing on GET counts against the rate like uploads do; anonymous callers against
     // their address's own.
     let budget = state.admit_get(bucket, identity)?;
+    let mut memory = upload::Budget::new();
     state
         .fetch_watermarks(
             std::slice::from_mut(&mut rule),
             identity,
             upstream,
             &route.host,
+            &mut memory,
         )
         .await?;
+    // The object is held from its first byte: reserved before it is read.
+    memory.reserve(state, max).await?;
     let cache_key = (bucket.to_string(), key.clone(), rule_text.clone());
     let cached = state.result_cache.get(&cache_key);
     let fetched = upstream
@@ -196,7 +203,7 @@ pub async fn handle(
         }
         (Some((data, source_etag)), _) => {
             METRICS.result_cache.with_label_values(&["miss"]).inc();
-            let out = upload::process_one(state, data, rule).await?;
+            let out = upload::process_one(state, data, rule, memory).await?;
             let fresh = Arc::new(Cached {
                 etag: result_etag(&source_etag, &rule_text),
                 source_etag,

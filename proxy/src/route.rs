@@ -166,7 +166,15 @@ pub fn copy_source(value: &str, routing: &Routing) -> Result<CopySource, ApiErro
     let (head, tail) = trimmed
         .split_once('/')
         .ok_or_else(|| bad("no object key"))?;
-    let bucket = bucket_of_host(head, routing).unwrap_or_else(|| decode(head));
+    // Decoded before it is matched against hosts, so that `%2e` cannot make a COS host pass
+    // for a bucket name.
+    let head = decode(head);
+    let bucket = bucket_of_host(&head, routing).unwrap_or(head);
+    // A bucket named like a host would be read back as that host's bucket: refused, so that
+    // every copy source has one meaning.
+    if bucket_of_host(&bucket, routing).is_some() {
+        return Err(bad("the bucket name is itself a bucket's host name"));
+    }
     let key = decode(tail);
     validate_bucket(&bucket)?;
     if key.is_empty() {
@@ -434,7 +442,10 @@ mod tests {
 
     #[test]
     fn copy_sources_are_parsed_as_sdks_send_them() {
-        let routing = Routing::default();
+        let routing = Routing {
+            base_domains: vec!["s3.local".into()],
+            ..Default::default()
+        };
         let c = |v: &str| copy_source(v, &routing);
         let want = |b: &str, k: &str| CopySource {
             bucket: b.into(),
@@ -455,6 +466,7 @@ mod tests {
             "/bob/a%20b%2B.txt"
         );
         for bad in [
+            "bob.cos.ap-x.myqcloud.com.s3.local/k",
             "/bob/../alice/x",
             "bob/%2e%2e/x",
             "/bob/.picops/styles/s",

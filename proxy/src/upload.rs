@@ -85,7 +85,14 @@ impl State {
         identity: &Identity,
         upstream: &UpstreamClient,
         own_host: &str,
+        budget: &mut Budget,
     ) -> Result<(), ApiError> {
+        // The fetched images are held until the answer: reserved before they are read.
+        let urls: std::collections::HashSet<String> =
+            rules.iter().flat_map(|r| r.watermark_urls()).collect();
+        budget
+            .hold_extra(self, urls.len() as u64 * watermarks::MAX_WATERMARK)
+            .await?;
         watermarks::resolve(
             rules,
             identity,
@@ -123,21 +130,46 @@ impl State {
 /// alone rather than never), then its processing, which is refused outright when it alone
 /// would need more than the whole budget: running it would take memory the budget does not
 /// have.
-struct Budget(Option<OwnedSemaphorePermit>);
+#[derive(Default)]
+pub struct Budget {
+    permit: Option<OwnedSemaphorePermit>,
+    /// Bytes held beside the body and the processing (fetched watermark images).
+    extra: u64,
+}
 
 impl Budget {
+    pub fn new() -> Budget {
+        Budget {
+            permit: None,
+            extra: 0,
+        }
+    }
+
+    /// Reserve `bytes` for what a request fetches before it knows its processing (the stored
+    /// object of processing on GET), so that waiting requests hold nothing unbudgeted.
+    pub async fn reserve(&mut self, state: &State, bytes: u64) -> Result<(), ApiError> {
+        self.grow_to(state, bytes).await
+    }
+
+    /// Hold `bytes` more for the rest of the request, on top of everything else.
+    async fn hold_extra(&mut self, state: &State, bytes: u64) -> Result<(), ApiError> {
+        self.extra = self.extra.saturating_add(bytes);
+        self.grow_to(state, 0).await
+    }
+
     /// Reserve what processing `plan` needs beside a body of `body` bytes, or refuse it (400
     /// InvalidArgument, with the figures) before anything is decoded.
     async fn admit(&mut self, state: &State, body: u64, plan: &Plan) -> Result<(), ApiError> {
-        plan.check_budget(body, state.config.memory_budget)?;
+        plan.check_budget(body.saturating_add(self.extra), state.config.memory_budget)?;
         self.grow_to(state, body.saturating_add(plan.memory_bytes()))
             .await
     }
 
     async fn grow_to(&mut self, state: &State, bytes: u64) -> Result<(), ApiError> {
         let total = (state.config.memory_budget / 1024).max(1);
+        let bytes = bytes.saturating_add(self.extra);
         let want = bytes.div_ceil(1024).clamp(1, total) as usize;
-        let have = self.0.as_ref().map_or(0, |p| p.num_permits());
+        let have = self.permit.as_ref().map_or(0, |p| p.num_permits());
         if want <= have {
             return Ok(());
         }
@@ -153,9 +185,9 @@ impl Budget {
                 )))
             }
         };
-        match &mut self.0 {
+        match &mut self.permit {
             Some(held) => held.merge(permit),
-            None => self.0 = Some(permit),
+            None => self.permit = Some(permit),
         }
         Ok(())
     }
@@ -214,19 +246,19 @@ pub async fn handle(
         identity.authorize(&state.keyring, Some(&op.bucket), &http::Method::PUT)?;
     }
     let mut rules: Vec<Rule> = ops.operations.iter().map(|o| o.rule.clone()).collect();
+    // Memory is reserved before bytes are read, and pixels before they are decoded; both are
+    // held until the answer is written (and until the last processing job has ended).
+    let mut budget = Budget::new();
     state
-        .fetch_watermarks(&mut rules, identity, upstream, &route.host)
+        .fetch_watermarks(&mut rules, identity, upstream, &route.host, &mut budget)
         .await?;
     // Shared by the plan and the parallel rule jobs.
     let rules: Arc<Vec<Rule>> = Arc::new(rules);
 
-    // Memory is reserved before bytes are read, and pixels before they are decoded; both are
-    // held until the answer is written.
     let max_body = state.config.max_body;
     match call {
         Call::Put => {
             let declared = declared_within(session, max_body)?;
-            let mut budget = Budget(None);
             budget.grow_to(state, declared.unwrap_or(max_body)).await?;
             let mut held = Buffered::default();
             let body = read_body(
@@ -246,7 +278,7 @@ pub async fn handle(
             };
             let plan = plan_for(&body, &rules, state)?;
             budget.admit(state, body.len() as u64, &plan).await?;
-            let processed = process(state, body.clone(), rules, plan).await?;
+            let processed = process(state, body.clone(), rules, plan, budget).await?;
             put_flow(
                 upstream,
                 route,
@@ -262,12 +294,11 @@ pub async fn handle(
             .await
         }
         Call::ImageProcess => {
-            let mut budget = Budget(None);
             budget.grow_to(state, max_body).await?;
             let (body, etag) = upstream.get(&bucket, &route.key, max_body).await?;
             let plan = plan_for(&body, &rules, state)?;
             budget.admit(state, body.len() as u64, &plan).await?;
-            let processed = process(state, body, rules, plan).await?;
+            let processed = process(state, body, rules, plan, budget).await?;
             let (original, results) =
                 write_results(upstream, route, &bucket, &ops, processed, Some(etag), None).await?;
             Ok(Answer {
@@ -294,7 +325,6 @@ pub async fn handle(
             let stored = |e: ApiError| {
                 e.context("the multipart upload was completed and the original is stored, but processing failed")
             };
-            let mut budget = Budget(None);
             budget.grow_to(state, max_body).await.map_err(stored)?;
             let (data, _) = upstream
                 .get(&bucket, &route.key, max_body)
@@ -305,7 +335,9 @@ pub async fn handle(
                 .admit(state, data.len() as u64, &plan)
                 .await
                 .map_err(stored)?;
-            let processed = process(state, data, rules, plan).await.map_err(stored)?;
+            let processed = process(state, data, rules, plan, budget)
+                .await
+                .map_err(stored)?;
             let (original, results) =
                 write_results(upstream, route, &bucket, &ops, processed, Some(etag), None)
                     .await
@@ -320,12 +352,16 @@ pub async fn handle(
 
 /// Process a stored object with one rule, under the same memory budget, worker permits and
 /// deadline as uploads (GET-time processing).
-pub async fn process_one(state: &State, data: Bytes, rule: Rule) -> Result<Output, ApiError> {
+pub async fn process_one(
+    state: &State,
+    data: Bytes,
+    rule: Rule,
+    mut budget: Budget,
+) -> Result<Output, ApiError> {
     let rules = Arc::new(vec![rule]);
     let plan = plan_for(&data, &rules, state)?;
-    let mut budget = Budget(None);
     budget.admit(state, data.len() as u64, &plan).await?;
-    let mut processed = process(state, data, rules, plan).await?;
+    let mut processed = process(state, data, rules, plan, budget).await?;
     processed
         .outputs
         .pop()
@@ -334,12 +370,16 @@ pub async fn process_one(state: &State, data: Bytes, rule: Rule) -> Result<Outpu
 
 /// ImageInfo of a stored object, decoded at a small scale where the format allows (the
 /// average colour does not need every pixel).
-pub async fn image_info(state: &State, data: Bytes) -> Result<ImageInfo, ApiError> {
+pub async fn image_info(
+    state: &State,
+    data: Bytes,
+    mut budget: Budget,
+) -> Result<ImageInfo, ApiError> {
     let limits = state.config.limits;
     let plan = picops_processor::plan_info(&data, &limits)?;
-    let mut budget = Budget(None);
     budget.admit(state, data.len() as u64, &plan).await?;
     blocking(state, move || {
+        let _memory = budget;
         picops_processor::decode_planned(&data, plan, &limits)
             .map(|d| d.info())
             .map_err(ApiError::from)
@@ -472,19 +512,27 @@ async fn read_body(
 struct Processed {
     info: ImageInfo,
     outputs: Vec<Output>,
+    /// The request's memory, held while the outputs are.
+    _memory: Arc<Budget>,
 }
 
 /// Decode once, then run the rules in parallel on the blocking pool, sharing the decoded
 /// image; each job holds one worker permit, and the whole is bounded by the deadline.
+///
+/// The budget is shared with the jobs: a job still running when the request gives up keeps
+/// its memory reserved until it ends, so no new request is admitted into memory in use.
 async fn process(
     state: &State,
     data: Bytes,
     rules: Arc<Vec<Rule>>,
     plan: Plan,
+    budget: Budget,
 ) -> Result<Processed, ApiError> {
     let timeout = state.config.processing_timeout;
     let deadline = Instant::now() + timeout;
-    match tokio::time::timeout(timeout, process_within(state, data, rules, plan, deadline)).await {
+    let budget = Arc::new(budget);
+    let work = process_within(state, data, rules, plan, deadline, budget);
+    match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
         Err(_) => Err(ApiError::Internal(format!(
             "processing took longer than {} s; nothing was written",
@@ -499,11 +547,13 @@ async fn process_within(
     rules: Arc<Vec<Rule>>,
     plan: Plan,
     deadline: Instant,
+    budget: Arc<Budget>,
 ) -> Result<Processed, ApiError> {
     let limits = state.config.limits;
     let (decoded, info) = {
-        let data = data.clone();
+        let (data, memory) = (data.clone(), budget.clone());
         blocking(state, move || {
+            let _memory = memory;
             let started = Instant::now();
             let decoded =
                 picops_processor::decode_planned_within(&data, plan, &limits, Some(deadline));
@@ -521,7 +571,9 @@ async fn process_within(
     let decoded = Arc::new(decoded);
     let jobs = (0..rules.len()).map(|i| {
         let (data, rules, decoded) = (data.clone(), rules.clone(), decoded.clone());
+        let memory = budget.clone();
         blocking(state, move || {
+            let _memory = memory;
             let started = Instant::now();
             let out = picops_processor::apply(&decoded, &rules[i], &data, &limits, Some(deadline));
             METRICS
@@ -532,7 +584,11 @@ async fn process_within(
         })
     });
     let outputs = futures_util::future::try_join_all(jobs).await?;
-    Ok(Processed { info, outputs })
+    Ok(Processed {
+        info,
+        outputs,
+        _memory: budget,
+    })
 }
 
 /// Run `job` on tokio's blocking pool once one of the `workers` permits is free.

@@ -14,7 +14,7 @@ use crate::route::{self, Routing};
 use crate::upstream::UpstreamClient;
 
 /// Largest watermark image read.
-const MAX_WATERMARK: u64 = 5 << 20;
+pub const MAX_WATERMARK: u64 = 5 << 20;
 
 /// The bucket and key a watermark URL names, or why it names none picops may read.
 fn locate(url: &str, own_host: &str, routing: &Routing) -> Result<(String, String), ApiError> {

@@ -62,6 +62,51 @@ def test_output_larger_than_memory_budget(tmp_path):
         stop(srv)
 
 
+def test_fetched_objects_and_watermarks_count_in_the_budget(tmp_path):
+    """Processing on GET holds the stored object (and any watermark image) from its first byte:
+    many concurrent anonymous requests for a 12 MB picture with a 5 MB mark wait for the budget
+    instead of each holding ~17 MB beside it."""
+    import concurrent.futures
+    import base64
+    import random
+
+    budget = 64
+    srv = dedicated(tmp_path, ["--memory-budget", str(budget << 20), "--workers", "1"])
+    try:
+        rnd = random.Random(7)
+        noise = lambda side: Image.frombytes("RGB", (side, side), rnd.randbytes(side * side * 3))
+        buf = io.BytesIO()
+        noise(2000).save(buf, "PNG", compress_level=1)
+        big = buf.getvalue()
+        buf = io.BytesIO()
+        noise(1290).save(buf, "PNG", compress_level=1)
+        mark = buf.getvalue()
+        assert len(big) > 11_000_000 and len(mark) > 4_500_000
+        key, mark_key = f"big-{uid()}.png", f"mark-{uid()}.png"
+        put(srv, key, big)
+        put(srv, mark_key, mark)
+        url = f"http://127.0.0.1:{srv.port}/{PUBLIC_BUCKET}/{mark_key}"
+        b64 = base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+        # The uploads themselves pass through the (in-process, for the embedded store) store.
+        base = vm_mib(srv.proc.pid, "VmHWM:")
+
+        def get(i):
+            rule = f"imageMogr2/thumbnail/{40 + i}x|watermark/1/image/{b64}"
+            return requests.get(f"{srv.endpoint}/{PUBLIC_BUCKET}/{key}?{rule}", timeout=120)
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(get, range(16)))
+        codes = sorted(r.status_code for r in answers)
+        assert set(codes) <= {200, 503}, codes
+        assert 200 in codes, codes
+        peak = vm_mib(srv.proc.pid, "VmHWM:")
+        print(f"answers {codes}; peak RSS {base} MiB before, {peak} MiB after")
+        # 16 requests holding their object and mark outside the budget would need ~270 MB.
+        assert peak < base + budget + 150, f"peak RSS {peak} MiB with a {budget} MiB budget"
+    finally:
+        stop(srv)
+
+
 # --- 7. processing deadline ----------------------------------------------------------------
 
 TIMEOUT = 2

@@ -54,7 +54,7 @@ pub struct Ctx {
 /// The requests picops answers itself rather than passing through.
 #[derive(Debug, Clone)]
 enum Answered {
-    /// The three Pic-Operations calls (PROTOCOL §1).
+    /// The three Pic-Operations calls (docs/protocol.md).
     Pic(Call),
     /// The COS style API on a bucket (`/?style`).
     Style(StyleCall),
@@ -82,7 +82,7 @@ fn classify(method: &Method, route: &Route, has_pic_ops: bool) -> Option<Answere
     classify_pic(method, route, has_pic_ops).map(Answered::Pic)
 }
 
-/// Which processing call a request is, if any (PROTOCOL §1 table).
+/// Which processing call a request is, if any (docs/protocol.md, the three calls).
 fn classify_pic(method: &Method, route: &Route, has_pic_ops: bool) -> Option<Call> {
     if !has_pic_ops || route.bucket.is_none() || route.key.is_empty() {
         return None;

@@ -1,4 +1,4 @@
-//! Processing requests per second (PROTOCOL §6): token buckets refilled continuously, each
+//! Processing requests per second (docs/protocol.md, Limits): token buckets refilled continuously, each
 //! holding at most one second's worth. Signed requests draw on their bucket's budget;
 //! anonymous processing on GET draws on its client address's own budget, so anonymous
 //! traffic to a public bucket cannot lock the bucket's signed users out. Passthrough traffic

@@ -1,4 +1,4 @@
-//! Addressing (PROTOCOL §5): which bucket and key a request names, from the absolute URL of
+//! Addressing (docs/protocol.md, Addressing): which bucket and key a request names, from the absolute URL of
 //! a forward-proxy request, a COS or configured virtual host, a custom domain, or the path.
 
 use std::collections::BTreeMap;
@@ -273,7 +273,7 @@ pub fn check_key(key: &str) -> Result<(), ApiError> {
 }
 
 /// Keys picops writes must be plain paths: no `.`/`..` or empty segments, no control
-/// characters, at most 1024 bytes (PROTOCOL §1, ours).
+/// characters, at most 1024 bytes (docs/protocol.md, the Pic-Operations header; ours).
 pub fn validate_key(key: &str) -> Result<(), ApiError> {
     let bad = |why: &str| {
         Err(ApiError::InvalidArgument(format!(

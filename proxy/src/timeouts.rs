@@ -1,4 +1,4 @@
-//! Slow clients (PROTOCOL §6, issue 8): a request header must arrive within a deadline once
+//! Slow clients (docs/protocol.md, Limits): a request header must arrive within a deadline once
 //! its first byte has, and a request body must keep flowing (an idle limit per read and a
 //! minimum average rate), so a client trickling bytes cannot hold a connection, an upstream
 //! connection or a share of the memory budget for long.
@@ -7,14 +7,16 @@
 //! the header deadline is enforced by [`HeaderDeadline`], which wraps the proxy's
 //! `ServerApp` and reads the whole header before pingora does, handing the bytes back with
 //! `l4::Stream::rewind`. A header is only handed over complete: pingora would read the rest
-//! without the deadline.
+//! without the deadline. The wrapper also runs the HTTP/1 keep-alive loop itself, so the
+//! header of every later request on a connection passes the same deadline.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use pingora::apps::ServerApp;
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
+use pingora::protocols::http::ServerSession;
 use pingora::protocols::l4::stream::Stream as L4Stream;
 use pingora::protocols::{GetSocketDigest, Stream};
 use pingora::server::ShutdownWatch;
@@ -62,7 +64,54 @@ fn peer_ip(stream: &L4Stream) -> Option<IpAddr> {
     Some(addr.ip())
 }
 
-/// Wraps the proxy app: every request's header is read under the deadline first.
+/// Serves one HTTP/1 request whose header is already in the stream, and hands the connection
+/// back when it may serve another (with the settings its next request keeps).
+#[async_trait]
+pub trait ServeRequest: Send + Sync + 'static {
+    async fn serve_request(
+        self: &Arc<Self>,
+        stream: Stream,
+        settings: Option<HttpPersistentSettings>,
+        shutdown: &ShutdownWatch,
+    ) -> Option<(Stream, Option<HttpPersistentSettings>)>;
+
+    /// Called once the service stops listening.
+    async fn cleanup(&self) {}
+}
+
+#[async_trait]
+impl<T: HttpServerApp + Send + Sync + 'static> ServeRequest for T {
+    async fn serve_request(
+        self: &Arc<Self>,
+        stream: Stream,
+        settings: Option<HttpPersistentSettings>,
+        shutdown: &ShutdownWatch,
+    ) -> Option<(Stream, Option<HttpPersistentSettings>)> {
+        let mut session = ServerSession::new_http1(stream);
+        match settings {
+            Some(settings) => settings.apply_to_session(&mut session),
+            // A connection's first request, set up as pingora's own HTTP/1 loop does.
+            None => {
+                let keepalive = (!*shutdown.borrow()).then_some(60);
+                session.set_keepalive(keepalive);
+                session.set_keepalive_reuses_remaining(
+                    self.server_options()
+                        .and_then(|o| o.keepalive_request_limit),
+                );
+            }
+        }
+        self.process_new_http(session, shutdown)
+            .await
+            .map(|reused| reused.consume())
+    }
+
+    async fn cleanup(&self) {
+        self.http_cleanup().await
+    }
+}
+
+/// Wraps the proxy app: every request's header, the first of a connection and each one
+/// after it on a kept-alive connection, is read under the deadline first.
 pub struct HeaderDeadline<A> {
     pub inner: Arc<A>,
     pub limits: SlowClientLimits,
@@ -178,7 +227,7 @@ async fn refuse(stream: &mut L4Stream, e: &ApiError, operation: &str) {
 #[async_trait]
 impl<A> ServerApp for HeaderDeadline<A>
 where
-    A: ServerApp + Send + Sync + 'static,
+    A: ServeRequest,
 {
     async fn process_new(
         self: &Arc<Self>,
@@ -186,37 +235,52 @@ where
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         // Plain TCP is all picops listens on; anything else is closed.
-        let Ok(mut l4) = stream.into_any().downcast::<L4Stream>() else {
+        let Ok(l4) = stream.into_any().downcast::<L4Stream>() else {
             return None;
         };
-        match read_header(&mut l4, &self.limits).await {
-            HeaderRead::Complete(bytes) => l4.rewind(&bytes),
-            HeaderRead::Nothing => return None,
-            HeaderRead::TooSlow => {
-                let e = ApiError::RequestTimeout(format!(
-                    "the request header did not arrive within {} s",
-                    self.limits.header.as_secs()
-                ));
-                refuse(&mut l4, &e, "SlowHeader").await;
-                return None;
-            }
-            HeaderRead::TooLarge => {
-                let e = ApiError::InvalidArgument(format!(
-                    "the request header is larger than {MAX_HEADER} bytes"
-                ));
-                refuse(&mut l4, &e, "HeaderTooLarge").await;
-                return None;
-            }
-        }
         let client = peer_ip(&l4);
-        let stream: Stream = l4;
         CLIENT
-            .scope(client, self.inner.process_new(stream, shutdown))
+            .scope(client, self.serve_connection(l4, shutdown))
             .await
     }
 
     async fn cleanup(&self) {
         self.inner.cleanup().await
+    }
+}
+
+impl<A: ServeRequest> HeaderDeadline<A> {
+    async fn serve_connection(
+        self: &Arc<Self>,
+        mut l4: Box<L4Stream>,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let mut settings = None;
+        loop {
+            match read_header(&mut l4, &self.limits).await {
+                HeaderRead::Complete(bytes) => l4.rewind(&bytes),
+                HeaderRead::Nothing => return None,
+                HeaderRead::TooSlow => {
+                    let e = ApiError::RequestTimeout(format!(
+                        "the request header did not arrive within {} s",
+                        self.limits.header.as_secs()
+                    ));
+                    refuse(&mut l4, &e, "SlowHeader").await;
+                    return None;
+                }
+                HeaderRead::TooLarge => {
+                    let e = ApiError::InvalidArgument(format!(
+                        "the request header is larger than {MAX_HEADER} bytes"
+                    ));
+                    refuse(&mut l4, &e, "HeaderTooLarge").await;
+                    return None;
+                }
+            }
+            let (stream, next) = self.inner.serve_request(l4, settings, shutdown).await?;
+            settings = next;
+            // A kept-alive connection comes back for its next request's header.
+            l4 = stream.into_any().downcast::<L4Stream>().ok()?;
+        }
     }
 }
 
@@ -287,12 +351,13 @@ mod tests {
     }
 
     #[async_trait]
-    impl ServerApp for Swallow {
-        async fn process_new(
+    impl ServeRequest for Swallow {
+        async fn serve_request(
             self: &Arc<Self>,
             mut stream: Stream,
+            _settings: Option<HttpPersistentSettings>,
             _shutdown: &ShutdownWatch,
-        ) -> Option<Stream> {
+        ) -> Option<(Stream, Option<HttpPersistentSettings>)> {
             self.calls
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

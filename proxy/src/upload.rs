@@ -1,4 +1,4 @@
-//! The Pic-Operations flow, top to bottom (PROTOCOL §1, §2):
+//! The Pic-Operations flow, top to bottom (docs/protocol.md, the three calls and UploadResult):
 //!
 //! 1. parse and validate the header and every rule (nothing read, nothing written yet);
 //! 2. get the source bytes: the request body (capped), the stored object (`?image_process`),
@@ -49,7 +49,7 @@ pub struct State {
 }
 
 impl State {
-    /// Take one of `bucket`'s processing tokens (PROTOCOL §6), or say when to retry.
+    /// Take one of `bucket`'s processing tokens (docs/protocol.md, Limits), or say when to retry.
     pub fn admit(&self, bucket: &str) -> Result<(), ApiError> {
         self.rate_limiter
             .admit(bucket, Instant::now())

@@ -191,6 +191,51 @@ def test_header_trickled_after_a_large_start_is_cut_off(tmp_path):
         stop(srv)
 
 
+def test_header_trickled_on_a_kept_alive_connection_is_cut_off(tmp_path):
+    """After requests answered on a kept-alive connection (the control: each is answered on
+    the same connection), the next request's header trickled a byte at a time is still bound
+    by the header deadline."""
+    srv = dedicated(tmp_path, config=f"[limits]\nheader_timeout_secs = {HEADER_TIMEOUT}\n")
+    key = f"ka-{uid()}.txt"
+    put(srv, key, b"kept alive")
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    try:
+        req = f"GET /{PUBLIC_BUCKET}/{key} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+        for i in range(3):
+            s.sendall(req)
+            data = b""
+            while b"kept alive" not in data:
+                chunk = s.recv(65536)
+                assert chunk, f"connection closed before answer {i}: {data[:200]!r}"
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200"), data[:200]
+        s.sendall(b"GET /" + PUBLIC_BUCKET.encode() + b"/x HTTP/1.1\r\nX-a: ")
+        t0 = time.time()
+        closed, answer = None, b""
+        while time.time() < t0 + HEADER_TIMEOUT + 3:
+            ready, _, _ = select.select([s], [], [], 0.5)
+            if ready:
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    closed = time.time() - t0
+                    break
+                answer += data
+                continue
+            try:
+                s.send(b"a")
+            except OSError:
+                closed = time.time() - t0
+                break
+        assert closed is not None, f"still open {time.time() - t0:.1f} s after the header started"
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    finally:
+        s.close()
+        stop(srv)
+
+
 def test_control_large_header_sent_at_once_is_answered(tmp_path):
     srv = dedicated(tmp_path, config=f"[limits]\nheader_timeout_secs = {HEADER_TIMEOUT}\n")
     try:

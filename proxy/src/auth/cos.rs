@@ -1,6 +1,6 @@
 //! Tencent COS request signatures (`q-sign-algorithm=sha1`), in the `Authorization` header or
 //! in the query string of a pre-signed URL. Written from the COS documentation and checked
-//! against what `cos-python-sdk-v5` and `cos-nodejs-sdk-v5` send (PROTOCOL §4).
+//! against what `cos-python-sdk-v5` and `cos-nodejs-sdk-v5` send (docs/protocol.md, Authentication).
 
 use std::collections::HashMap;
 use std::time::SystemTime;

@@ -1,4 +1,4 @@
-//! Request authentication (PROTOCOL §4): who is asking, proven by a COS or an AWS SigV4
+//! Request authentication (docs/protocol.md, Authentication): who is asking, proven by a COS or an AWS SigV4
 //! signature, and which buckets they may touch. The two signature algorithms live in their
 //! own modules; this one holds the credentials table and the decision.
 

@@ -50,6 +50,23 @@ def _hmac(k, m):
     return hmac.new(k, m.encode(), hashlib.sha256).digest()
 
 
+def signed_chunks(chunks, signed_headers, secret=SECRET):
+    """The aws-chunked body of `chunks` (the last one empty), each chunk signed in the chain
+    that starts at the seed signature of `signed_headers`."""
+    seed = signed_headers["Authorization"].rsplit("Signature=", 1)[1]
+    amz_date = signed_headers["X-Amz-Date"]
+    day = amz_date[:8]
+    scope = f"{day}/{REGION}/s3/aws4_request"
+    k = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), REGION), "s3"), "aws4_request")
+    empty = hashlib.sha256(b"").hexdigest()
+    prev, body = seed, b""
+    for c in chunks:
+        sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, prev, empty, hashlib.sha256(c).hexdigest()])
+        prev = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+        body += f"{len(c):x};chunk-signature={prev}\r\n".encode() + c + b"\r\n"
+    return body
+
+
 def streaming_request(url, data, chunk_size=64 * 1024, key=KEY, secret=SECRET, headers=None, tamper=None):
     """A PUT with a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body; `tamper(body_bytes) -> bytes`
     changes the encoded body after signing. Returns the response."""
@@ -63,18 +80,7 @@ def streaming_request(url, data, chunk_size=64 * 1024, key=KEY, secret=SECRET, h
         "Content-Length": str(encoded_len),
     })
     signed_headers = sigv4_headers("PUT", url, headers, b"", key, secret, payload=STREAMING)
-    auth = signed_headers["Authorization"]
-    seed = auth.rsplit("Signature=", 1)[1]
-    amz_date = signed_headers["X-Amz-Date"]
-    day = amz_date[:8]
-    scope = f"{day}/{REGION}/s3/aws4_request"
-    k = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), REGION), "s3"), "aws4_request")
-    empty = hashlib.sha256(b"").hexdigest()
-    prev, body = seed, b""
-    for c in chunks:
-        sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, prev, empty, hashlib.sha256(c).hexdigest()])
-        prev = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
-        body += f"{len(c):x};chunk-signature={prev}\r\n".encode() + c + b"\r\n"
+    body = signed_chunks(chunks, signed_headers, secret)
     assert len(body) == encoded_len
     if tamper:
         body = tamper(body)

@@ -152,6 +152,28 @@ def test_processing_deadline_frees_the_worker(tmp_path):
 HEADER_TIMEOUT = 2
 
 
+def trickle_until_closed(s, t0, pause):
+    """Send a byte every `pause` seconds until the server closes (or the header deadline and
+    3 s more have passed): (seconds from `t0` to the close or None, what the server sent)."""
+    answer = b""
+    while time.time() < t0 + HEADER_TIMEOUT + 3:
+        ready, _, _ = select.select([s], [], [], pause)
+        if ready:
+            try:
+                data = s.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                return time.time() - t0, answer
+            answer += data
+            continue
+        try:
+            s.send(b"a")
+        except OSError:
+            return time.time() - t0, answer
+    return None, answer
+
+
 def test_header_trickled_after_a_large_start_is_cut_off(tmp_path):
     """A request header sent as 70 KB at once (past picops' 64 KiB read-ahead) and then one
     byte a second is still bound by the header deadline: the connection is closed."""
@@ -164,25 +186,7 @@ def test_header_trickled_after_a_large_start_is_cut_off(tmp_path):
         assert len(head) > 70_000
         t0 = time.time()
         s.sendall(head)
-        closed, answer = None, b""
-        limit = t0 + HEADER_TIMEOUT + 3
-        while time.time() < limit:
-            ready, _, _ = select.select([s], [], [], 1.0)
-            if ready:
-                try:
-                    data = s.recv(65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    closed = time.time() - t0
-                    break
-                answer += data
-                continue
-            try:
-                s.send(b"a")
-            except OSError:
-                closed = time.time() - t0
-                break
+        closed, answer = trickle_until_closed(s, t0, pause=1.0)
         assert closed is not None, f"still open {time.time() - t0:.1f} s after the header started; got {answer[:200]!r}"
         assert not answer.startswith(b"HTTP/1.1 200"), answer[:300]
         print(f"closed after {closed:.1f} s: {answer[:60]!r}")
@@ -211,24 +215,7 @@ def test_header_trickled_on_a_kept_alive_connection_is_cut_off(tmp_path):
             assert data.startswith(b"HTTP/1.1 200"), data[:200]
         s.sendall(b"GET /" + PUBLIC_BUCKET.encode() + b"/x HTTP/1.1\r\nX-a: ")
         t0 = time.time()
-        closed, answer = None, b""
-        while time.time() < t0 + HEADER_TIMEOUT + 3:
-            ready, _, _ = select.select([s], [], [], 0.5)
-            if ready:
-                try:
-                    data = s.recv(65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    closed = time.time() - t0
-                    break
-                answer += data
-                continue
-            try:
-                s.send(b"a")
-            except OSError:
-                closed = time.time() - t0
-                break
+        closed, answer = trickle_until_closed(s, t0, pause=0.5)
         assert closed is not None, f"still open {time.time() - t0:.1f} s after the header started"
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     finally:

@@ -148,10 +148,10 @@ pub fn bucket_post(route: &Route, method: &Method, headers: &HeaderMap) -> Resul
                 .into(),
         ));
     }
-    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let framed = header("content-encoding").contains("aws-chunked")
-        || header("x-amz-content-sha256").starts_with("STREAMING-");
-    if framed && header("x-amz-content-sha256") != "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" {
+    let signed_chunks = headers
+        .get("x-amz-content-sha256")
+        .is_some_and(|v| v == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
+    if crate::auth::is_aws_chunked(headers)? && !signed_chunks {
         return Err(ApiError::InvalidArgument(
             "DeleteObjects with an unsigned aws-chunked body is not accepted; send the XML as is"
                 .into(),

@@ -69,9 +69,13 @@ impl BodyGuard {
         }))
     }
 
-    /// Whether the body is forwarded decoded (its aws-chunked framing removed).
-    pub fn decodes_chunks(&self) -> bool {
-        matches!(self.check, Check::SignedChunks { .. })
+    /// The length the body is forwarded with when it is forwarded decoded (its aws-chunked
+    /// framing removed): the signed decoded length the guard holds it to.
+    pub fn decoded_length(&self) -> Option<u64> {
+        match self.check {
+            Check::SignedChunks { declared, .. } => Some(declared),
+            _ => None,
+        }
     }
 
     /// The bytes to forward for `input`; an empty result is forwarded as nothing.

@@ -565,21 +565,11 @@ impl ProxyHttp for Picops {
                 .map_err(|_| PError::explain(ErrorType::InternalError, "bad upstream path"))?,
         );
         upstream.insert_header("host", side.authority())?;
-        let signed_chunks = ctx.guard.as_ref().is_some_and(BodyGuard::decodes_chunks);
-        if signed_chunks {
+        let decoded_length = ctx.guard.as_ref().and_then(BodyGuard::decoded_length);
+        let signed_chunks = decoded_length.is_some();
+        if let Some(decoded) = decoded_length {
             // Forwarded decoded: the chunk signatures were for picops' key, not the upstream's.
             // The guard holds the body to exactly this length.
-            let decoded = upstream
-                .headers
-                .get("x-amz-decoded-content-length")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| {
-                    PError::explain(
-                        ErrorType::HTTPStatus(411),
-                        "x-amz-decoded-content-length missing",
-                    )
-                })?;
             upstream.remove_header("x-amz-decoded-content-length");
             upstream.remove_header("transfer-encoding");
             upstream.insert_header("content-length", decoded.to_string())?;

@@ -14,6 +14,7 @@ use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::metrics::METRICS;
 use crate::proxy::Reply;
+use crate::rate_limit::RateBudget;
 use crate::route::Route;
 use crate::upload::{self, State};
 use crate::upstream::UpstreamClient;
@@ -109,6 +110,16 @@ fn json_reply(value: serde_json::Value) -> Reply {
     }
 }
 
+/// Gives the rate token back when the source object is missing: nothing gets processed for
+/// it, and probing missing keys must not drain the budget of those asking for real ones.
+fn refund_if_missing<'a>(state: &'a State, budget: &'a RateBudget) -> impl Fn(&ApiError) + 'a {
+    move |e| {
+        if e.status() == 404 {
+            state.refund(budget);
+        }
+    }
+}
+
 pub async fn handle(
     state: &State,
     upstream: &UpstreamClient,
@@ -134,13 +145,12 @@ pub async fn handle(
             // Decoding for ImageInfo costs like processing: the same token, the same refund.
             let budget = state.admit_get(bucket, identity)?;
             // The object is held from its first byte: reserved before it is read.
-            let mut memory = upload::Budget::new();
-            memory.reserve(state, max).await?;
-            let (data, _) = upstream.get(bucket, key, max).await.inspect_err(|e| {
-                if e.status() == 404 {
-                    state.refund(&budget);
-                }
-            })?;
+            let mut memory = upload::Budget::default();
+            memory.grow_to(state, max).await?;
+            let (data, _) = upstream
+                .get(bucket, key, max)
+                .await
+                .inspect_err(refund_if_missing(state, &budget))?;
             let size = data.len();
             let info = upload::image_info(state, data, memory).await?;
             return Ok(json_reply(match query {
@@ -162,7 +172,7 @@ pub async fn handle(
     // Processing on GET counts against the rate like uploads do; anonymous callers against
     // their address's own.
     let budget = state.admit_get(bucket, identity)?;
-    let mut memory = upload::Budget::new();
+    let mut memory = upload::Budget::default();
     state
         .fetch_watermarks(
             std::slice::from_mut(&mut rule),
@@ -173,7 +183,7 @@ pub async fn handle(
         )
         .await?;
     // The object is held from its first byte: reserved before it is read.
-    memory.reserve(state, max).await?;
+    memory.grow_to(state, max).await?;
     let cache_key = (bucket.to_string(), key.clone(), rule_text.clone());
     let cached = state.result_cache.get(&cache_key);
     let fetched = upstream
@@ -184,13 +194,7 @@ pub async fn handle(
             cached.as_ref().map(|c| c.source_etag.as_str()),
         )
         .await
-        .inspect_err(|e| {
-            // Nothing gets processed for a missing object, so asking for one costs no token:
-            // probing missing keys must not drain the budget of those asking for real ones.
-            if e.status() == 404 {
-                state.refund(&budget);
-            }
-        })?;
+        .inspect_err(refund_if_missing(state, &budget))?;
     let result = match (fetched, cached) {
         // 304, or a store that ignores If-None-Match sent the same object again.
         (None, Some(hit)) => {

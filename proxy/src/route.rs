@@ -292,12 +292,6 @@ pub fn validate_key(key: &str) -> Result<(), ApiError> {
     if key.ends_with('/') {
         return bad("ends with '/'");
     }
-    if key
-        .split('/')
-        .any(|s| s.is_empty() || s == "." || s == "..")
-    {
-        return bad("empty, '.' or '..' path segment");
-    }
     check_key(key)
 }
 

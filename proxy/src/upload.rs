@@ -138,19 +138,6 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub fn new() -> Budget {
-        Budget {
-            permit: None,
-            extra: 0,
-        }
-    }
-
-    /// Reserve `bytes` for what a request fetches before it knows its processing (the stored
-    /// object of processing on GET), so that waiting requests hold nothing unbudgeted.
-    pub async fn reserve(&mut self, state: &State, bytes: u64) -> Result<(), ApiError> {
-        self.grow_to(state, bytes).await
-    }
-
     /// Hold `bytes` more for the rest of the request, on top of everything else.
     async fn hold_extra(&mut self, state: &State, bytes: u64) -> Result<(), ApiError> {
         self.extra = self.extra.saturating_add(bytes);
@@ -165,7 +152,10 @@ impl Budget {
             .await
     }
 
-    async fn grow_to(&mut self, state: &State, bytes: u64) -> Result<(), ApiError> {
+    /// Hold at least `bytes` (plus the extra), waiting for them up to `admission_wait`: also
+    /// what a request fetches before it knows its processing (the stored object of processing
+    /// on GET), so that waiting requests hold nothing unbudgeted.
+    pub async fn grow_to(&mut self, state: &State, bytes: u64) -> Result<(), ApiError> {
         let total = (state.config.memory_budget / 1024).max(1);
         let bytes = bytes.saturating_add(self.extra);
         let want = bytes.div_ceil(1024).clamp(1, total) as usize;
@@ -248,7 +238,7 @@ pub async fn handle(
     let mut rules: Vec<Rule> = ops.operations.iter().map(|o| o.rule.clone()).collect();
     // Memory is reserved before bytes are read, and pixels before they are decoded; both are
     // held until the answer is written (and until the last processing job has ended).
-    let mut budget = Budget::new();
+    let mut budget = Budget::default();
     state
         .fetch_watermarks(&mut rules, identity, upstream, &route.host, &mut budget)
         .await?;
@@ -451,10 +441,7 @@ async fn read_body(
     slow: SlowClientLimits,
 ) -> Result<Bytes, ApiError> {
     let declared = declared_within(session, cap)?;
-    let chunked = header_str(session, "content-encoding")?
-        .is_some_and(|v| v.contains("aws-chunked"))
-        || header_str(session, "x-amz-content-sha256")?
-            .is_some_and(|v| v.starts_with("STREAMING-"));
+    let chunked = crate::auth::is_aws_chunked(&session.req_header().headers)?;
     if header_str(session, "expect")?.is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
         session
             .write_continue_response()

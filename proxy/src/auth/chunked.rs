@@ -74,6 +74,18 @@ enum Stage {
     Done,
 }
 
+/// Whether the request's headers declare an aws-chunked body (either header is enough).
+pub fn is_aws_chunked(headers: &http::HeaderMap) -> Result<bool, ApiError> {
+    let header = |name: &str| match headers.get(name) {
+        None => Ok(""),
+        Some(v) => v
+            .to_str()
+            .map_err(|_| ApiError::InvalidArgument(format!("header {name} is not ASCII"))),
+    };
+    Ok(header("content-encoding")?.contains("aws-chunked")
+        || header("x-amz-content-sha256")?.starts_with("STREAMING-"))
+}
+
 /// Incremental decoder: feed it body pieces, get verified payload bytes back.
 pub struct AwsChunked {
     pending: BytesMut,

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 
-pub use chunked::{AwsChunked, ChunkVerifier};
+pub use chunked::{is_aws_chunked, AwsChunked, ChunkVerifier};
 
 /// One access key of the credentials table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
-//! The passthrough request body, checked while it streams: against what the signature says
-//! of it (a SHA-256, chunk signatures, the signed decoded length), and, for a DeleteObjects
-//! body, against the access rules for every key it names.
+//! The one verifier of request bodies, for bodies streamed to the store and bodies picops
+//! reads whole alike: checked against what the signature says of them (a SHA-256, chunk
+//! signatures, the signed decoded length), and, for a DeleteObjects body, against the access
+//! rules for every key it names.
 //!
 //! A streamed body is only as trustworthy as its end: each piece is released once the next
 //! one has arrived, and the last piece only after the whole body has been verified, so an
@@ -36,6 +37,8 @@ enum Check {
     },
     /// The signed `x-amz-content-sha256`.
     Sha256(sha2::Sha256, String),
+    /// aws-chunked without chunk signatures, unframed because picops reads the body itself.
+    UnsignedChunks(AwsChunked),
 }
 
 impl BodyGuard {
@@ -67,6 +70,26 @@ impl BodyGuard {
             held: None,
             delete: delete_objects.then(BytesMut::new),
         }))
+    }
+
+    /// For a body picops reads whole: like [`BodyGuard::new`], and aws-chunked framing is
+    /// removed whether or not its chunks are signed.
+    pub fn buffered(body: &BodyCheck, headers: &http::HeaderMap) -> Result<BodyGuard, ApiError> {
+        let decoded = decoded_length(headers);
+        let unsigned_chunks =
+            !matches!(body, BodyCheck::SignedChunks(_)) && auth::is_aws_chunked(headers)?;
+        let mut guard = match BodyGuard::new(body, decoded, false)? {
+            Some(g) => g,
+            None => BodyGuard {
+                check: Check::None,
+                held: None,
+                delete: None,
+            },
+        };
+        if unsigned_chunks && matches!(guard.check, Check::None) {
+            guard.check = Check::UnsignedChunks(AwsChunked::new(None));
+        }
+        Ok(guard)
     }
 
     /// The length the body is forwarded with when it is forwarded decoded (its aws-chunked
@@ -122,6 +145,7 @@ impl BodyGuard {
                 h.update(&input);
                 input
             }
+            Check::UnsignedChunks(decoder) => decoder.push(&input)?,
             Check::SignedChunks {
                 decoder,
                 declared,
@@ -141,6 +165,7 @@ impl BodyGuard {
                 Check::Sha256(h, expected) => {
                     auth::verify_body_sha256(std::mem::take(h), expected)?;
                 }
+                Check::UnsignedChunks(decoder) => decoder.finish()?,
                 Check::SignedChunks {
                     decoder,
                     declared,
@@ -155,6 +180,14 @@ impl BodyGuard {
         }
         Ok(out)
     }
+}
+
+/// The signed `x-amz-decoded-content-length` of an aws-chunked body, if any.
+pub fn decoded_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 fn length_mismatch(declared: u64) -> ApiError {

@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::auth::Credential;
-use crate::styles::{validate_body, validate_name, ConfigStyles};
+use crate::style_rules::{validate_body, validate_name, ConfigStyles};
 use crate::timeouts::SlowClientLimits;
 
 #[derive(Debug, Args, Default)]

@@ -93,16 +93,9 @@ impl ApiError {
         matches!(self, ApiError::SlowDown(_)).then_some(1)
     }
 
-    /// `<Error><Code/><Message/><Resource/><RequestId/></Error>`.
+    /// The error as COS XML (the one place errors become answers' bodies).
     pub fn to_xml(&self, resource: &str, request_id: &str) -> String {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>\
-             <Resource>{}</Resource><RequestId>{}</RequestId></Error>",
-            escape(self.code()),
-            escape(&self.to_string()),
-            escape(resource),
-            escape(request_id)
-        )
+        crate::xml::error(self.code(), &self.to_string(), resource, request_id)
     }
 
     /// Prefix the message (e.g. with the rule it concerns), keeping code and status.
@@ -131,9 +124,4 @@ impl From<ProcessError> for ApiError {
             ProcessError::Encode(_) | ProcessError::Deadline => ApiError::Internal(message),
         }
     }
-}
-
-/// Escape element text. Quotes stay literal, as COS writes ETags (`<ETag>"…"</ETag>`).
-pub fn escape(s: &str) -> String {
-    quick_xml::escape::partial_escape(s).into_owned()
 }

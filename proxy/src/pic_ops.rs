@@ -39,7 +39,7 @@ struct RawRule {
 
 /// One rule, ready to run: where its output goes and the parsed rule.
 #[derive(Debug, Clone)]
-pub struct Operation {
+pub struct PicRule {
     pub bucket: String,
     pub key: String,
     pub rule: Rule,
@@ -48,7 +48,7 @@ pub struct Operation {
 #[derive(Debug, Clone)]
 pub struct PicOperations {
     pub is_pic_info: bool,
-    pub operations: Vec<Operation>,
+    pub operations: Vec<PicRule>,
 }
 
 fn raw_header(header: &str) -> Result<RawHeader, ApiError> {
@@ -130,7 +130,7 @@ pub fn parse(
             };
             let rule = parse_rule(text)
                 .map_err(|e| ApiError::from(e).context(&format!("rule {}", i + 1)))?;
-            Ok(Operation { bucket, key, rule })
+            Ok(PicRule { bucket, key, rule })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(PicOperations {

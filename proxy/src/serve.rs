@@ -1,9 +1,7 @@
 //! `picops serve`: assembles the configuration, the upstream, the proxy, the ops listener and
 //! the shutdown watcher, and runs the pingora server.
 
-use crate::{
-    allocator, auth, config, embedded, metrics, ops, proxy, route, timeouts, upload, upstream,
-};
+use crate::{allocator, auth, config, embedded, engine, gateway, metrics, ops, timeouts, upstream};
 use std::sync::Arc;
 
 use pingora::server::configuration::ServerConf;
@@ -99,19 +97,13 @@ pub fn serve(args: &config::ServeArgs) -> Result<(), String> {
             max_sign_window: config.max_sign_window,
         },
     );
-    let state = Arc::new(upload::State::new(
+    let engine = Arc::new(engine::Engine::new(
         config.clone(),
         keyring,
         upstream::Upstreams::new(&upstream, &callers),
     ));
-    let readiness_client = state.upstreams.service().shared_client();
-    let proxy = proxy::Picops {
-        state,
-        routing: route::Routing {
-            base_domains: config.base_domains.clone(),
-            domains: config.domains.clone(),
-        },
-    };
+    let readiness_client = engine.upstreams.service().shared_client();
+    let proxy = gateway::Picops { engine };
 
     let conf = ServerConf {
         threads: config.workers,

@@ -3,11 +3,6 @@
 //! (COS host, base domain, custom domain, or picops' own host with a path-style bucket), the
 //! caller must be allowed to read that bucket, and nothing is ever fetched from elsewhere.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use picops_processor::Rule;
-
 use crate::auth::{Identity, Keyring};
 use crate::error::ApiError;
 use crate::route::{self, Routing};
@@ -50,38 +45,27 @@ fn locate(url: &str, own_host: &str, routing: &Routing) -> Result<(String, Strin
     })
 }
 
-/// Fetch every image watermark the rules name and hand the bytes to the rules.
-pub async fn resolve(
-    rules: &mut [Rule],
+/// The bytes of the watermark image `url` names, read with the caller's rights.
+pub async fn fetch(
+    url: &str,
     identity: &Identity,
     keyring: &Keyring,
     upstream: &UpstreamClient,
     own_host: &str,
     routing: &Routing,
-) -> Result<(), ApiError> {
-    let mut fetched: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
-    for rule in rules.iter_mut() {
-        for url in rule.watermark_urls() {
-            if !fetched.contains_key(&url) {
-                let (bucket, key) = locate(&url, own_host, routing)?;
-                identity.authorize(keyring, Some(&bucket), &http::Method::GET)?;
-                let (bytes, _) = upstream
-                    .get(&bucket, &key, MAX_WATERMARK)
-                    .await
-                    .map_err(|e| match e {
-                        ApiError::NoSuchKey(_) => ApiError::NoSuchKey(format!(
-                            "watermark image {bucket}/{key} does not exist"
-                        )),
-                        other => other,
-                    })?;
-                fetched.insert(url.clone(), Arc::new(bytes.to_vec()));
+) -> Result<Vec<u8>, ApiError> {
+    let (bucket, key) = locate(url, own_host, routing)?;
+    identity.authorize(keyring, Some(&bucket), &http::Method::GET)?;
+    let (bytes, _) = upstream
+        .get(&bucket, &key, MAX_WATERMARK)
+        .await
+        .map_err(|e| match e {
+            ApiError::NoSuchKey(_) => {
+                ApiError::NoSuchKey(format!("watermark image {bucket}/{key} does not exist"))
             }
-            if let Some(bytes) = fetched.get(&url) {
-                rule.resolve_watermark(&url, bytes.clone());
-            }
-        }
-    }
-    Ok(())
+            other => other,
+        })?;
+    Ok(bytes.to_vec())
 }
 
 #[cfg(test)]

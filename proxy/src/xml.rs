@@ -1,8 +1,60 @@
-//! The XML answers of the processing calls (docs/protocol.md, Answers), in COS's element order.
+//! Every XML document picops writes or reads itself: the answers of the processing calls
+//! (docs/protocol.md, Answers) in COS's element order, error answers, the style API's
+//! bodies, and the client bodies it must check (multipart completion, DeleteObjects).
+
+use std::collections::BTreeMap;
 
 use picops_processor::{ImageInfo, OutputFacts};
+use serde::Deserialize;
 
-use crate::error::escape;
+/// Escape element text. Quotes stay literal, as COS writes ETags (`<ETag>"…"</ETag>`).
+pub fn escape(s: &str) -> String {
+    quick_xml::escape::partial_escape(s).into_owned()
+}
+
+/// `<Error><Code/><Message/><Resource/><RequestId/><TraceId/></Error>`, as COS answers
+/// errors (its SDKs need `Resource` and `RequestId` to report the code).
+pub fn error(code: &str, message: &str, resource: &str, request_id: &str) -> String {
+    let mut out = String::from(DECL);
+    out.push_str("<Error>");
+    el(&mut out, "Code", code);
+    el(&mut out, "Message", message);
+    el(&mut out, "Resource", resource);
+    el(&mut out, "RequestId", request_id);
+    el(&mut out, "TraceId", request_id);
+    out.push_str("</Error>");
+    out
+}
+
+/// The style API's answer to a listing: `<StyleList><StyleRule>…</StyleRule></StyleList>`.
+pub fn style_list(styles: &BTreeMap<String, String>) -> String {
+    let mut out = String::from(DECL);
+    out.push_str("<StyleList>");
+    for (name, body) in styles {
+        out.push_str("<StyleRule>");
+        el(&mut out, "StyleName", name);
+        el(&mut out, "StyleBody", body);
+        out.push_str("</StyleRule>");
+    }
+    out.push_str("</StyleList>");
+    out
+}
+
+/// The body of a style API call (`<AddStyle>`, `<DeleteStyle>`, `<GetStyle>`); an empty
+/// body names nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StyleRequest {
+    pub style_name: Option<String>,
+    pub style_body: Option<String>,
+}
+
+pub fn parse_style_request(body: &[u8]) -> Result<StyleRequest, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(StyleRequest::default());
+    }
+    quick_xml::de::from_reader(body).map_err(|e| format!("style request XML: {e}"))
+}
 
 pub struct OriginalInfo {
     pub key: String,
@@ -190,6 +242,26 @@ pub fn parse_delete_keys(body: &[u8]) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_the_style_sdk_bodies() {
+        let r = parse_style_request(
+            b"<AddStyle><StyleName>t</StyleName><StyleBody>imageMogr2/thumbnail/!50px</StyleBody></AddStyle>",
+        )
+        .unwrap();
+        assert_eq!(r.style_name.as_deref(), Some("t"));
+        assert_eq!(r.style_body.as_deref(), Some("imageMogr2/thumbnail/!50px"));
+        let r =
+            parse_style_request(b"<DeleteStyle><StyleName>t</StyleName></DeleteStyle>").unwrap();
+        assert_eq!(r.style_name.as_deref(), Some("t"));
+        assert!(parse_style_request(b"").unwrap().style_name.is_none());
+    }
+
+    #[test]
+    fn error_answers_carry_what_cos_sdks_read() {
+        let x = error("NoSuchKey", "a <b>", "/k", "rid");
+        assert!(x.contains("<Code>NoSuchKey</Code><Message>a &lt;b&gt;</Message><Resource>/k</Resource><RequestId>rid</RequestId><TraceId>rid</TraceId>"), "{x}");
+    }
 
     #[test]
     fn parses_sdk_completion_bodies() {

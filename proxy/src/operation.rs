@@ -1,0 +1,133 @@
+//! What a request is, decided once from its method, route and headers: the operation picops
+//! answers itself (with its typed inputs) or the S3 operation it passes through. The same
+//! value names the request in metrics and logs.
+
+use http::Method;
+
+use crate::route::Route;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// `PUT` with Pic-Operations: store the original and its processed results.
+    PicPut,
+    /// `POST ?image_process` with Pic-Operations: process a stored object.
+    PicImageProcess,
+    /// `POST ?uploadId=…` with Pic-Operations: complete a multipart upload, then process it.
+    PicCompleteMultipart { upload_id: String },
+    /// The COS style API on a bucket (`/?style`).
+    Style(StyleCall),
+    /// `GET /<key>?imageInfo`.
+    ImageInfo,
+    /// `GET /<key>?imageAve`.
+    ImageAve,
+    /// `GET /<key>?<rule>` (a rule, a pipeline or `style/<name>`): processing on GET.
+    ProcessOnGet { rule: String },
+    /// Anything else: streamed to the store; the S3 operation name, for metrics.
+    Passthrough(&'static str),
+}
+
+/// Which style API call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StyleCall {
+    Add,
+    List,
+    Delete,
+}
+
+/// Query names that start a processing rule on GET.
+const RULE_PREFIXES: [&str; 4] = ["imageMogr2/", "imageView2/", "watermark/", "style/"];
+
+impl Operation {
+    pub fn classify(method: &Method, route: &Route, has_pic_ops: bool) -> Operation {
+        let bucket = route.bucket.is_some();
+        let object = bucket && !route.key.is_empty();
+        if bucket && !object && route.has_param("style") {
+            match *method {
+                Method::PUT => return Operation::Style(StyleCall::Add),
+                Method::GET => return Operation::Style(StyleCall::List),
+                Method::DELETE => return Operation::Style(StyleCall::Delete),
+                _ => {}
+            }
+        }
+        if object && (method == Method::GET || method == Method::HEAD) {
+            if let Some(op) = image_query(route) {
+                return op;
+            }
+        }
+        if object && has_pic_ops {
+            if method == Method::PUT
+                && !route.has_param("partNumber")
+                && !route.has_param("uploadId")
+            {
+                return Operation::PicPut;
+            }
+            if method == Method::POST {
+                if route.has_param("image_process") {
+                    return Operation::PicImageProcess;
+                }
+                if let Some(upload_id) = route.param("uploadId") {
+                    return Operation::PicCompleteMultipart { upload_id };
+                }
+            }
+        }
+        Operation::Passthrough(s3_operation(method, route))
+    }
+
+    /// The `operation` label of `picops_requests_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Operation::PicPut => "PicPutObject",
+            Operation::PicImageProcess => "PicImageProcess",
+            Operation::PicCompleteMultipart { .. } => "PicCompleteMultipartUpload",
+            Operation::Style(StyleCall::Add) => "PutImageStyle",
+            Operation::Style(StyleCall::List) => "GetImageStyle",
+            Operation::Style(StyleCall::Delete) => "DeleteImageStyle",
+            Operation::ImageInfo => "GetImageInfo",
+            Operation::ImageAve => "GetImageAve",
+            Operation::ProcessOnGet { .. } => "GetProcessedImage",
+            Operation::Passthrough(name) => name,
+        }
+    }
+
+    /// Processing on GET, which anonymous readers of a public bucket may also ask for.
+    pub fn is_image_query(&self) -> bool {
+        matches!(
+            self,
+            Operation::ImageInfo | Operation::ImageAve | Operation::ProcessOnGet { .. }
+        )
+    }
+}
+
+/// The processing part of a GET's query, if any: the first parameter that is a rule (other
+/// parameters, such as a pre-signed URL's, are ignored here).
+fn image_query(route: &Route) -> Option<Operation> {
+    // A signature's parameters (`q-…`, `X-Amz-…`) match none of these names.
+    route.params().find_map(|(name, _)| match name.as_ref() {
+        "imageInfo" => Some(Operation::ImageInfo),
+        "imageAve" => Some(Operation::ImageAve),
+        n if RULE_PREFIXES.iter().any(|p| n.starts_with(p)) => Some(Operation::ProcessOnGet {
+            rule: n.to_string(),
+        }),
+        _ => None,
+    })
+}
+
+fn s3_operation(method: &Method, route: &Route) -> &'static str {
+    let object = !route.key.is_empty();
+    match (method.as_str(), route.bucket.is_some(), object) {
+        (_, false, _) => "ListBuckets",
+        ("GET", true, true) => "GetObject",
+        ("HEAD", true, true) => "HeadObject",
+        ("PUT", true, true) if route.has_param("partNumber") => "UploadPart",
+        ("PUT", true, true) => "PutObject",
+        ("DELETE", true, true) => "DeleteObject",
+        ("POST", true, true) if route.has_param("uploads") => "CreateMultipartUpload",
+        ("POST", true, true) if route.has_param("uploadId") => "CompleteMultipartUpload",
+        ("GET", true, false) => "ListObjects",
+        ("HEAD", true, false) => "HeadBucket",
+        ("PUT", true, false) => "CreateBucket",
+        ("DELETE", true, false) => "DeleteBucket",
+        ("POST", true, false) if route.has_param("delete") => "DeleteObjects",
+        _ => "Other",
+    }
+}

@@ -5,9 +5,21 @@ sampling, so it works where hardware counters do not) on the server while load.p
 Writes the table into benches/README.md between the PROFILE markers.
 
 Run: benches/profile.py  (embedded store), or with PICOPS_E2E_UPSTREAM etc. set (Garage).
-Needs `perf` (Debian: linux-perf) and a release build.
+Needs `perf` (Debian: linux-perf) and the profiling build (release with symbols):
+`cargo build --profile profiling -p picops`.
 """
 import os
+import pathlib
+
+# The release build is stripped; perf needs the profiling profile's symbols.
+os.environ.setdefault(
+    "PICOPS_BIN",
+    str(
+        pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path(__file__).resolve().parents[1] / "target"))
+        / "profiling"
+        / "picops"
+    ),
+)
 import re
 import signal
 import subprocess

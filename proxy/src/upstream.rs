@@ -120,6 +120,7 @@ impl UpstreamClient {
         let creds = Credentials::new(&u.access_key, &u.secret_key, None, None, "picops-config");
         let conf = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
             .region(Region::new(u.region.clone()))
             .endpoint_url(&u.endpoint)
             .credentials_provider(creds)

@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use crate::access;
 use crate::auth::{self, Identity};
+use crate::cos_dialect;
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::handlers;
@@ -115,7 +116,9 @@ impl Picops {
         let host = req.headers.get("host").and_then(|h| h.to_str().ok());
         let route = route::route(&req.uri, host, &engine.routing)?;
         let has_pic_ops = req.headers.contains_key("pic-operations");
-        let operation = Operation::classify(&req.method, &route, has_pic_ops);
+        let cos_client =
+            cos_dialect::is_cos_client(&req.headers, route.query.as_deref().unwrap_or(""));
+        let operation = Operation::classify(&req.method, &route, has_pic_ops, cos_client);
         Ok((route, operation))
     }
 
@@ -185,7 +188,15 @@ impl ProxyHttp for Picops {
         };
         if let Operation::Passthrough(_) = operation {
             let (method, headers) = (req.method.clone(), req.headers.clone());
-            match Passthrough::new(route, identity, &method, &headers, copy_source, slow) {
+            match Passthrough::new(
+                route,
+                identity,
+                &method,
+                &headers,
+                copy_source,
+                slow,
+                &resource,
+            ) {
                 Ok(p) => ctx.passthrough = Some(p),
                 Err(e) => {
                     answer_error(session, &e, &resource, &ctx.request_id).await?;

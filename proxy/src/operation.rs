@@ -4,6 +4,7 @@
 
 use http::Method;
 
+use crate::auth::is_auth_param;
 use crate::route::Route;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,11 @@ pub enum Operation {
     ImageAve,
     /// `GET /<key>?<rule>` (a rule, a pipeline or `style/<name>`): processing on GET.
     ProcessOnGet { rule: String },
+    /// `GET /?location` from a COS client: COS answers the bucket's region.
+    BucketLocation,
+    /// A GET of an object with a query parameter picops does not implement: refused, so a
+    /// client never takes the original for a processed result.
+    Unsupported { param: String },
     /// Anything else: streamed to the store; the S3 operation name, for metrics.
     Passthrough(&'static str),
 }
@@ -38,9 +44,18 @@ pub enum StyleCall {
 const RULE_PREFIXES: [&str; 4] = ["imageMogr2/", "imageView2/", "watermark/", "style/"];
 
 impl Operation {
-    pub fn classify(method: &Method, route: &Route, has_pic_ops: bool) -> Operation {
+    pub fn classify(
+        method: &Method,
+        route: &Route,
+        has_pic_ops: bool,
+        cos_client: bool,
+    ) -> Operation {
         let bucket = route.bucket.is_some();
         let object = bucket && !route.key.is_empty();
+        if cos_client && bucket && !object && method == Method::GET && route.has_param("location")
+        {
+            return Operation::BucketLocation;
+        }
         if bucket && !object && route.has_param("style") {
             match *method {
                 Method::PUT => return Operation::Style(StyleCall::Add),
@@ -52,6 +67,9 @@ impl Operation {
         if object && (method == Method::GET || method == Method::HEAD) {
             if let Some(op) = image_query(route) {
                 return op;
+            }
+            if let Some(param) = unsupported_param(route) {
+                return Operation::Unsupported { param };
             }
         }
         if object && has_pic_ops {
@@ -85,6 +103,8 @@ impl Operation {
             Operation::ImageInfo => "GetImageInfo",
             Operation::ImageAve => "GetImageAve",
             Operation::ProcessOnGet { .. } => "GetProcessedImage",
+            Operation::BucketLocation => "GetBucketLocation",
+            Operation::Unsupported { .. } => "Unsupported",
             Operation::Passthrough(name) => name,
         }
     }
@@ -109,6 +129,41 @@ fn image_query(route: &Route) -> Option<Operation> {
             rule: n.to_string(),
         }),
         _ => None,
+    })
+}
+
+/// Query parameters of an object GET or HEAD that S3 defines (sub-resources and response
+/// overrides), plus the operation marker AWS SDKs add (`x-id`).
+const OBJECT_GET_PARAMS: &[&str] = &[
+    "versionId",
+    "partNumber",
+    "uploadId",
+    "max-parts",
+    "part-number-marker",
+    "encoding-type",
+    "acl",
+    "tagging",
+    "torrent",
+    "retention",
+    "legal-hold",
+    "attributes",
+    "x-id",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+];
+
+/// The first parameter of an object GET that is neither S3's nor a signature's. `x-amz-*`
+/// parameters are S3 headers written in the query (pre-signed URLs carry them) and go to
+/// the store as they are.
+fn unsupported_param(route: &Route) -> Option<String> {
+    route.params().map(|(name, _)| name).find(|name| {
+        !OBJECT_GET_PARAMS.contains(&name.as_str())
+            && !is_auth_param(name)
+            && !name.to_ascii_lowercase().starts_with("x-amz-")
     })
 }
 

@@ -4,18 +4,20 @@
 //! picops' reserved keys on the way back.
 
 use bytes::Bytes;
-use http::Method;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::{Error as PError, ErrorType, Result as PResult};
 
 use crate::access;
 use crate::auth::{self, Identity};
+use crate::cos_dialect;
 use crate::body_guard::{self, BodyGuard};
 use crate::error::ApiError;
 use crate::listing::ListingFilter;
 use crate::metrics::METRICS;
 use crate::route::{upstream_path, CopySource, Route};
 use crate::sign::Payload;
+use crate::store_errors::ErrorBody;
 use crate::timeouts::{BodyRate, SlowClientLimits};
 use crate::upstream::UpstreamSide;
 
@@ -31,6 +33,13 @@ pub struct Passthrough {
     listing: Option<ListingFilter>,
     /// The body's rate, checked as it streams.
     body_rate: BodyRate,
+    /// A COS client's: headers translated both ways.
+    cos: Option<Translated>,
+    /// The store's error body, rewritten as COS answers errors.
+    error_body: Option<ErrorBody>,
+    /// The path the client asked for, the `Resource` of error answers.
+    resource: String,
+    head: bool,
 }
 
 /// Headers picops never forwards: the client's signature (picops signs anew) and hop-by-hop
@@ -45,25 +54,31 @@ const DROPPED: &[&str] = &[
     "proxy-authorization",
 ];
 
-/// COS spellings of the copy headers, forwarded under their S3 names.
-const COS_COPY_HEADERS: &[(&str, &str)] = &[
-    ("x-cos-copy-source", "x-amz-copy-source"),
-    ("x-cos-copy-source-range", "x-amz-copy-source-range"),
-    ("x-cos-metadata-directive", "x-amz-metadata-directive"),
-    ("x-cos-copy-source-if-match", "x-amz-copy-source-if-match"),
-    (
-        "x-cos-copy-source-if-none-match",
-        "x-amz-copy-source-if-none-match",
-    ),
-    (
-        "x-cos-copy-source-if-modified-since",
-        "x-amz-copy-source-if-modified-since",
-    ),
-    (
-        "x-cos-copy-source-if-unmodified-since",
-        "x-amz-copy-source-if-unmodified-since",
-    ),
-];
+/// How a COS client's headers change on the way to the store (`cos_dialect`).
+#[derive(Default)]
+struct Translated {
+    removed: Vec<HeaderName>,
+    added: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Translated {
+    fn of(headers: &HeaderMap) -> Result<Translated, ApiError> {
+        let mut s3 = headers.clone();
+        cos_dialect::request_to_s3(&mut s3)?;
+        Ok(Translated {
+            removed: headers
+                .keys()
+                .filter(|k| !s3.contains_key(*k))
+                .cloned()
+                .collect(),
+            added: s3
+                .iter()
+                .filter(|(k, _)| !headers.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        })
+    }
+}
 
 impl Passthrough {
     /// Everything decided before the first byte of the body: which body checks apply, and
@@ -75,13 +90,22 @@ impl Passthrough {
         headers: &http::HeaderMap,
         copy_source: Option<CopySource>,
         slow: SlowClientLimits,
+        resource: &str,
     ) -> Result<Passthrough, ApiError> {
         let delete_objects = access::bucket_post(&route, method, headers)?;
         let decoded_length = body_guard::decoded_length(headers);
         let guard = BodyGuard::new(&identity.body, decoded_length, delete_objects)?;
         let listing = (method == Method::GET && route.bucket.is_some() && route.key.is_empty())
             .then(ListingFilter::default);
+        let query = route.query.as_deref().unwrap_or("");
+        let cos = cos_dialect::is_cos_client(headers, query)
+            .then(|| Translated::of(headers))
+            .transpose()?;
         Ok(Passthrough {
+            cos,
+            error_body: None,
+            resource: resource.to_string(),
+            head: method == Method::HEAD,
             route,
             identity,
             guard,
@@ -133,29 +157,16 @@ impl Passthrough {
         for h in DROPPED {
             upstream.remove_header(*h);
         }
-        // COS SDKs send user metadata as x-cos-meta-*; S3 stores x-amz-meta-*.
-        let cos_meta: Vec<(String, http::HeaderValue)> = upstream
-            .headers
-            .iter()
-            .filter_map(|(k, v)| {
-                k.as_str()
-                    .strip_prefix("x-cos-meta-")
-                    .map(|rest| (format!("x-amz-meta-{rest}"), v.clone()))
-            })
-            .collect();
-        for (k, v) in cos_meta {
-            upstream.insert_header(k, v)?;
+        if let Some(t) = &self.cos {
+            for name in &t.removed {
+                upstream.remove_header(name);
+            }
+            for (name, value) in &t.added {
+                upstream.append_header(name.clone(), value.clone())?;
+            }
         }
         // The store copies exactly the object that was authorised, however the client
         // spelled it.
-        for (cos, amz) in COS_COPY_HEADERS {
-            if let Some(v) = upstream.headers.get(*cos).cloned() {
-                upstream.remove_header(*cos);
-                if !upstream.headers.contains_key(*amz) {
-                    upstream.insert_header(*amz, v)?;
-                }
-            }
-        }
         if let Some(source) = &self.copy_source {
             upstream.insert_header("x-amz-copy-source", source.upstream_value())?;
         }
@@ -219,18 +230,17 @@ impl Passthrough {
 
     /// The store's answer header as the client gets it.
     pub fn response(&mut self, response: &mut ResponseHeader, request_id: &str) -> PResult<()> {
+        let mut headers = response.headers.clone();
+        for name in headers.keys() {
+            response.remove_header(name);
+        }
+        if self.cos.is_some() {
+            cos_dialect::response_to_cos(&mut headers);
+        }
         // hyper-based stores send lower-case names; COS SDKs copy headers into a plain dict
         // and look up `ETag`, so answer with the case COS itself uses.
-        let headers: Vec<(String, http::HeaderValue)> = response
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.clone()))
-            .collect();
-        for (name, _) in &headers {
-            response.remove_header(name.as_str());
-        }
-        for (name, value) in headers {
-            response.append_header(cos_case(&name), value)?;
+        for (name, value) in headers.iter() {
+            response.append_header(cos_case(name.as_str()), value.clone())?;
         }
         response.insert_header("x-cos-request-id", request_id)?;
         if self.listing.is_some() {
@@ -242,6 +252,13 @@ impl Passthrough {
             } else {
                 self.listing = None;
             }
+        }
+        let failed = response.status.is_client_error() || response.status.is_server_error();
+        if failed && !self.head {
+            self.error_body = Some(ErrorBody::new(&self.resource, request_id));
+            // The rewritten body's length is known only at its end.
+            response.remove_header("content-length");
+            response.insert_header("transfer-encoding", "chunked")?;
         }
         if response.status.is_server_error() {
             METRICS.upstream_error("status_5xx");
@@ -255,6 +272,9 @@ impl Passthrough {
             *body = filter
                 .push(body.take(), end)
                 .map_err(|e| PError::explain(ErrorType::InternalError, e.to_string()))?;
+        }
+        if let Some(error) = self.error_body.as_mut() {
+            *body = error.push(body.take(), end);
         }
         if let Some(b) = body.as_ref() {
             METRICS.bytes_out.inc_by(b.len() as u64);

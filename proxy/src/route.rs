@@ -220,6 +220,21 @@ fn cos_bucket(host: &str) -> Option<String> {
     })
 }
 
+/// The region of a COS host (`<bucket>.cos.<region>.myqcloud.com[:port]`), if it is one.
+pub fn cos_region(host: &str) -> Option<String> {
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let rest = host.to_ascii_lowercase();
+    let rest = rest.strip_suffix(".myqcloud.com")?;
+    let (_, region) = rest.split_once(".cos.")?;
+    (!region.is_empty() && !region.contains('.')).then(|| region.to_string())
+}
+
 pub fn validate_bucket(b: &str) -> Result<(), ApiError> {
     // First and last characters alphanumeric and no `..`: a bucket can never be a dot
     // segment a store would resolve against the path.

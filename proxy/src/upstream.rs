@@ -245,6 +245,17 @@ impl UpstreamClient {
         }
     }
 
+    /// `Ok` when `bucket` exists; NoSuchBucket when it does not.
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<(), ApiError> {
+        match self.client.head_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Err(
+                ApiError::NoSuchBucket(format!("the bucket {bucket} does not exist")),
+            ),
+            Err(e) => Err(map_err(&format!("checking bucket {bucket}"), e)),
+        }
+    }
+
     /// Every key under `prefix` (all pages).
     pub async fn list_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ApiError> {
         let mut keys = Vec::new();
@@ -319,6 +330,7 @@ pub struct UpstreamSide {
     /// `host:port` of the upstream.
     authority: String,
     timeout: Duration,
+    region: String,
 }
 
 impl UpstreamSide {
@@ -334,7 +346,13 @@ impl UpstreamSide {
                 .unwrap_or_default()
                 .to_string(),
             timeout: u.timeout,
+            region: u.region.clone(),
         }
+    }
+
+    /// The store's region, as picops signs for it.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     /// Connect, read and write timeout of passthrough requests.

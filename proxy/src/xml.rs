@@ -26,6 +26,42 @@ pub fn error(code: &str, message: &str, resource: &str, request_id: &str) -> Str
     out
 }
 
+/// The `Code` and `Message` of a store's error body, if it is one.
+pub fn parse_error(body: &[u8]) -> Option<(String, String)> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(body);
+    let mut buf = Vec::new();
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let (mut code, mut message) = (None, String::new());
+    loop {
+        match reader.read_event_into(&mut buf).ok()? {
+            Event::Start(e) => path.push(e.local_name().as_ref().to_vec()),
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Text(t) if path.len() == 2 && path[0] == b"Error" => {
+                let text = t.unescape().ok()?.into_owned();
+                match path[1].as_slice() {
+                    b"Code" => code = Some(text),
+                    b"Message" => message = text,
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    code.map(|c| (c, message))
+}
+
+/// `GET /?location`'s answer.
+pub fn location(region: &str) -> String {
+    let mut out = String::from(DECL);
+    el(&mut out, "LocationConstraint", region);
+    out
+}
+
 /// The style API's answer to a listing: `<StyleList><StyleRule>…</StyleRule></StyleList>`.
 pub fn style_list(styles: &BTreeMap<String, String>) -> String {
     let mut out = String::from(DECL);
@@ -255,6 +291,18 @@ mod tests {
             parse_style_request(b"<DeleteStyle><StyleName>t</StyleName></DeleteStyle>").unwrap();
         assert_eq!(r.style_name.as_deref(), Some("t"));
         assert!(parse_style_request(b"").unwrap().style_name.is_none());
+    }
+
+    #[test]
+    fn reads_store_error_bodies() {
+        let body = b"<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>gone &amp; away</Message><BucketName>b</BucketName></Error>";
+        assert_eq!(
+            parse_error(body),
+            Some(("NoSuchBucket".into(), "gone & away".into()))
+        );
+        assert_eq!(parse_error(b"<Error><Code>X</Code></Error>"), Some(("X".into(), String::new())));
+        assert_eq!(parse_error(b"not xml at all"), None);
+        assert_eq!(parse_error(b"<ListBucketResult/>"), None);
     }
 
     #[test]

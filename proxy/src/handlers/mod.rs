@@ -2,6 +2,7 @@
 //! request and the authenticated caller, and returns a [`Reply`] or an [`ApiError`]; the
 //! gateway writes either.
 
+mod bucket_location;
 mod complete_multipart;
 mod image_info;
 mod image_process;
@@ -9,6 +10,7 @@ mod pic_common;
 mod pic_put;
 mod process_on_get;
 mod style_api;
+mod unsupported;
 
 use crate::auth::Identity;
 use crate::engine::Engine;
@@ -35,6 +37,8 @@ pub async fn handle(
         Operation::ProcessOnGet { rule } => {
             process_on_get::handle(engine, req, identity, &rule).await
         }
+        Operation::BucketLocation => bucket_location::handle(engine, req, identity).await,
+        Operation::Unsupported { param } => unsupported::handle(&param),
         Operation::Passthrough(name) => Err(ApiError::Internal(format!(
             "{name} is passed through, not handled"
         ))),

@@ -52,8 +52,7 @@ impl Operation {
     ) -> Operation {
         let bucket = route.bucket.is_some();
         let object = bucket && !route.key.is_empty();
-        if cos_client && bucket && !object && method == Method::GET && route.has_param("location")
-        {
+        if cos_client && bucket && !object && method == Method::GET && route.has_param("location") {
             return Operation::BucketLocation;
         }
         if bucket && !object && route.has_param("style") {

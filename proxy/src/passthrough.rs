@@ -10,8 +10,8 @@ use pingora::{Error as PError, ErrorType, Result as PResult};
 
 use crate::access;
 use crate::auth::{self, Identity};
-use crate::cos_dialect;
 use crate::body_guard::{self, BodyGuard};
+use crate::cos_dialect;
 use crate::error::ApiError;
 use crate::listing::ListingFilter;
 use crate::metrics::METRICS;

@@ -50,7 +50,12 @@ impl ErrorBody {
                 } else {
                     message
                 };
-                Bytes::from(xml::error(&code, &message, &self.resource, &self.request_id))
+                Bytes::from(xml::error(
+                    &code,
+                    &message,
+                    &self.resource,
+                    &self.request_id,
+                ))
             }
             None => held,
         })

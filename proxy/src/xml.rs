@@ -300,7 +300,10 @@ mod tests {
             parse_error(body),
             Some(("NoSuchBucket".into(), "gone & away".into()))
         );
-        assert_eq!(parse_error(b"<Error><Code>X</Code></Error>"), Some(("X".into(), String::new())));
+        assert_eq!(
+            parse_error(b"<Error><Code>X</Code></Error>"),
+            Some(("X".into(), String::new()))
+        );
         assert_eq!(parse_error(b"not xml at all"), None);
         assert_eq!(parse_error(b"<ListBucketResult/>"), None);
     }

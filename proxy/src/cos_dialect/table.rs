@@ -316,4 +316,3 @@ pub(super) const TABLE: &[Row] = &[
         "COS batch operations are not supported by picops",
     ),
 ];
-

@@ -23,10 +23,8 @@ const PROCESSING: &[&str] = &[
 
 pub fn handle(param: &str) -> Result<Reply, ApiError> {
     let name = param.split('/').next().unwrap_or(param);
-    let processing = PROCESSING
-        .iter()
-        .any(|p| name == *p || name.starts_with(p))
-        || param.contains('/');
+    let processing =
+        PROCESSING.iter().any(|p| name == *p || name.starts_with(p)) || param.contains('/');
     if processing {
         return Err(ApiError::NotImplemented(format!(
             "?{param}: picops does not implement this processing (it implements imageMogr2, \

@@ -29,6 +29,7 @@ pub mod rule_resolver;
 pub mod serve;
 pub mod sign;
 pub mod store_errors;
+pub mod stored_headers;
 pub mod store_writes;
 pub mod style_rules;
 pub mod styles;

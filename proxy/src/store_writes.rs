@@ -11,6 +11,7 @@ use crate::engine::Processed;
 use crate::error::ApiError;
 use crate::pic_ops::PicOperations;
 use crate::route::Route;
+use crate::stored_headers::{Headers, StoredHeaders};
 use crate::upstream::UpstreamClient;
 use crate::xml::{OriginalInfo, ProcessedObject};
 
@@ -30,6 +31,7 @@ struct Write {
     body: Bytes,
     content_type: String,
     sha256: Option<String>,
+    headers: Headers,
 }
 
 /// Write the results (and the original, when `original_body` is given), all or nothing:
@@ -42,6 +44,7 @@ pub async fn write_results(
     processed: Processed,
     stored_etag: Option<String>,
     original_body: Option<Original>,
+    stored: &StoredHeaders,
 ) -> Result<(OriginalInfo, Vec<ProcessedObject>), ApiError> {
     let source_key = route.key.clone();
     // Results' bytes move into the writes; their facts stay for the answer.
@@ -54,6 +57,7 @@ pub async fn write_results(
             body: Bytes::from(out.bytes),
             content_type: out.facts.format.mime().to_string(),
             sha256: None,
+            headers: stored.results.clone(),
         });
         facts.push(out.facts);
     }
@@ -69,6 +73,7 @@ pub async fn write_results(
             body: original.body,
             content_type: original.content_type,
             sha256: original.sha256,
+            headers: stored.original.clone(),
         });
     }
 
@@ -124,7 +129,14 @@ async fn write_all(
         let up = upstream.clone();
         set.spawn(async move {
             let r = up
-                .put(&w.bucket, &w.key, w.body, &w.content_type, w.sha256)
+                .put(
+                    &w.bucket,
+                    &w.key,
+                    w.body,
+                    &w.content_type,
+                    w.sha256,
+                    &w.headers,
+                )
                 .await;
             ((w.bucket, w.key), r)
         });

@@ -64,6 +64,7 @@ pub async fn put(
             rule.into_bytes().into(),
             "text/plain",
             None,
+            &[],
         )
         .await
         .map(|_| ())

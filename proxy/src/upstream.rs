@@ -146,6 +146,7 @@ impl UpstreamClient {
         body: Bytes,
         content_type: &str,
         sha256: Option<String>,
+        headers: &[(http::HeaderName, http::HeaderValue)],
     ) -> Result<String, ApiError> {
         let request = self
             .client
@@ -154,17 +155,23 @@ impl UpstreamClient {
             .key(key)
             .content_type(content_type)
             .body(ByteStream::from(body));
-        let sent = match sha256 {
-            _ if !self.sign_payload => request.customize().disable_payload_signing().send().await,
-            Some(hash) => {
-                request
-                    .customize()
-                    .interceptor(KnownPayloadHash(hash))
-                    .send()
-                    .await
+        // Stored headers (metadata, ACL, storage class, encryption…) exactly as the client
+        // asked for them in S3's dialect; added before signing, so they are signed.
+        let stored: Vec<(String, String)> = headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let mut request = request.customize().mutate_request(move |r| {
+            for (k, v) in &stored {
+                r.headers_mut().append(k.clone(), v.clone());
             }
-            None => request.send().await,
+        });
+        request = match sha256 {
+            _ if !self.sign_payload => request.disable_payload_signing(),
+            Some(hash) => request.interceptor(KnownPayloadHash(hash)),
+            None => request,
         };
+        let sent = request.send().await;
         let out = sent.map_err(|e| map_err(&format!("writing {bucket}/{key}"), e))?;
         Ok(out.e_tag().unwrap_or_default().to_string())
     }
@@ -432,24 +439,24 @@ mod tests {
         let body = Bytes::from_static(b"picops payload");
         let right = hex::encode(Sha256::digest(&body));
         let wrong = hex::encode(Sha256::digest(b"something else"));
-        up.put("hashes", "k", body.clone(), "text/plain", Some(right))
+        up.put("hashes", "k", body.clone(), "text/plain", Some(right), &[])
             .await
             .expect("the right hash is accepted");
         let refused = up
-            .put("hashes", "k2", body.clone(), "text/plain", Some(wrong))
+            .put("hashes", "k2", body.clone(), "text/plain", Some(wrong), &[])
             .await;
         assert!(
             refused.is_err(),
             "a wrong hash must be refused: {refused:?}"
         );
-        up.put("hashes", "k3", body.clone(), "text/plain", None)
+        up.put("hashes", "k3", body.clone(), "text/plain", None, &[])
             .await
             .expect("without a hash, the SDK computes one");
         // The embedded store's own client sends UNSIGNED-PAYLOAD: nothing is hashed at all.
         store.sign_payload = false;
         let wrong = hex::encode(Sha256::digest(b"something else"));
         UpstreamClient::new(&store)
-            .put("hashes", "k4", body, "text/plain", Some(wrong))
+            .put("hashes", "k4", body, "text/plain", Some(wrong), &[])
             .await
             .expect("an unsigned payload is not checked against any hash");
         let _ = std::fs::remove_dir_all(dir);

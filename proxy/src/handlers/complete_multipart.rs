@@ -51,6 +51,7 @@ pub async fn handle(
         processed,
         Some(etag),
         None,
+        &call.stored,
     )
     .await
     .map_err(stored)?;

@@ -34,6 +34,7 @@ pub async fn handle(
         processed,
         Some(etag),
         None,
+        &call.stored,
     )
     .await?;
     Ok(Reply::xml(200, xml::upload_result(&original, &results)))

@@ -13,6 +13,7 @@ use crate::pic_ops::PicOperations;
 use crate::request::Request;
 use crate::route::validate_key;
 use crate::rule_resolver;
+use crate::stored_headers::{self, StoredHeaders};
 use crate::upstream::UpstreamClient;
 
 pub struct PicCall<'e> {
@@ -24,6 +25,8 @@ pub struct PicCall<'e> {
     /// are held until the answer is written (and until the last processing job has ended).
     pub budget: Budget,
     pub upstream: &'e UpstreamClient,
+    /// What the written objects are stored with.
+    pub stored: StoredHeaders,
 }
 
 pub async fn prepare<'e>(
@@ -42,6 +45,7 @@ pub async fn prepare<'e>(
             "the request signature must cover the Pic-Operations header".into(),
         ));
     }
+    let stored = stored_headers::from_request(&req.headers)?;
     engine.admit(&bucket)?;
     let upstream = engine.upstream(identity);
     let ops =
@@ -64,5 +68,6 @@ pub async fn prepare<'e>(
         rules: Arc::new(rules),
         budget,
         upstream,
+        stored,
     })
 }

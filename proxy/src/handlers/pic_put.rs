@@ -51,6 +51,7 @@ pub async fn handle(
         processed,
         None,
         Some(original),
+        &call.stored,
     )
     .await?;
     drop(held);

@@ -21,6 +21,8 @@ pub enum Operation {
     ImageInfo,
     /// `GET /<key>?imageAve`.
     ImageAve,
+    /// `GET /<key>?exif`.
+    ImageExif,
     /// `GET /<key>?<rule>` (a rule, a pipeline or `style/<name>`): processing on GET.
     ProcessOnGet { rule: String },
     /// `GET /?location` from a COS client: COS answers the bucket's region.
@@ -101,6 +103,7 @@ impl Operation {
             Operation::Style(StyleCall::Delete) => "DeleteImageStyle",
             Operation::ImageInfo => "GetImageInfo",
             Operation::ImageAve => "GetImageAve",
+            Operation::ImageExif => "GetImageExif",
             Operation::ProcessOnGet { .. } => "GetProcessedImage",
             Operation::BucketLocation => "GetBucketLocation",
             Operation::Unsupported { .. } => "Unsupported",
@@ -112,7 +115,10 @@ impl Operation {
     pub fn is_image_query(&self) -> bool {
         matches!(
             self,
-            Operation::ImageInfo | Operation::ImageAve | Operation::ProcessOnGet { .. }
+            Operation::ImageInfo
+                | Operation::ImageAve
+                | Operation::ImageExif
+                | Operation::ProcessOnGet { .. }
         )
     }
 }
@@ -124,6 +130,7 @@ fn image_query(route: &Route) -> Option<Operation> {
     route.params().find_map(|(name, _)| match name.as_ref() {
         "imageInfo" => Some(Operation::ImageInfo),
         "imageAve" => Some(Operation::ImageAve),
+        "exif" => Some(Operation::ImageExif),
         n if RULE_PREFIXES.iter().any(|p| n.starts_with(p)) => Some(Operation::ProcessOnGet {
             rule: n.to_string(),
         }),

@@ -106,3 +106,40 @@ def test_get_processing_counts_against_the_rate_limit(tmp_path, s3, bucket):
     finally:
         srv.proc.terminate()
         srv.proc.wait(timeout=30)
+
+
+def test_exif_unknown_processing_and_view2_without_mode(server, s3, bucket):
+    key = f"rt/{uuid.uuid4().hex[:8]}/exif.jpg"
+    sample = IMAGES / "edge" / "pil_sample_rgb.jpg"
+    s3.put_object(Bucket=bucket, Key=key, Body=sample.read_bytes())
+    base = f"{server.endpoint}/{bucket}/{key}"
+    # ?exif answers the fields of the primary image, as Pillow reads them.
+    r = signed("GET", f"{base}?exif")
+    assert r.status_code == 200, r.text
+    fields = r.json()
+    from PIL import ExifTags
+    exif = Image.open(sample).getexif()
+    pointers = {"ExifOffset", "GPSInfo"}  # where the sub-IFDs are, not fields
+    assert {ExifTags.TAGS[t] for t in exif} - pointers <= set(fields), fields
+    assert fields["DateTime"] == {"val": exif[ExifTags.Base.DateTime], "type": 2}
+    assert fields["Orientation"]["type"] == 3
+    plain = key.replace("exif.jpg", "plain.png")
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "PNG")
+    s3.put_object(Bucket=bucket, Key=plain, Body=buf.getvalue())
+    assert signed("GET", f"{server.endpoint}/{bucket}/{plain}?exif").json() == {"error": "no exif data"}
+    # Processing picops does not do, and parameters it does not know, are refused: never the
+    # original with 200.
+    for query, status, code in [
+        ("imageSlim", 501, "NotImplemented"),
+        ("ci-process=originImage", 501, "NotImplemented"),
+        ("imageMogr/thumbnail/10x", 501, "NotImplemented"),
+        ("foo=bar", 400, "InvalidArgument"),
+    ]:
+        r = signed("GET", f"{base}?{query}")
+        assert (r.status_code, f"<Code>{code}</Code>" in r.text) == (status, True), (query, r.text)
+    # COS's own example: imageView2 without a mode converts and keeps the size.
+    r = signed("GET", f"{base}?imageView2/format/png")
+    assert r.status_code == 200, r.text
+    im = Image.open(io.BytesIO(r.content))
+    assert (im.format, im.size) == ("PNG", Image.open(sample).size)

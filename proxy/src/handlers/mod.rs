@@ -4,6 +4,7 @@
 
 mod bucket_location;
 mod complete_multipart;
+mod image_exif;
 mod image_info;
 mod image_process;
 mod pic_common;
@@ -34,6 +35,7 @@ pub async fn handle(
         Operation::Style(call) => style_api::handle(engine, req, identity, call).await,
         Operation::ImageInfo => image_info::handle(engine, req, identity, false).await,
         Operation::ImageAve => image_info::handle(engine, req, identity, true).await,
+        Operation::ImageExif => image_exif::handle(engine, req, identity).await,
         Operation::ProcessOnGet { rule } => {
             process_on_get::handle(engine, req, identity, &rule).await
         }

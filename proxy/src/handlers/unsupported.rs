@@ -7,7 +7,6 @@ use crate::reply::Reply;
 
 /// Parameter names that ask COS for processing picops does not do.
 const PROCESSING: &[&str] = &[
-    "exif",
     "ci-process",
     "imageSlim",
     "imageAve",
@@ -28,7 +27,7 @@ pub fn handle(param: &str) -> Result<Reply, ApiError> {
     if processing {
         return Err(ApiError::NotImplemented(format!(
             "?{param}: picops does not implement this processing (it implements imageMogr2, \
-             imageView2, watermark, style, imageInfo and imageAve); nothing was done"
+             imageView2, watermark, style, imageInfo, imageAve and exif); nothing was done"
         )));
     }
     Err(ApiError::InvalidArgument(format!(

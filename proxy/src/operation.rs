@@ -27,8 +27,8 @@ pub enum Operation {
     ProcessOnGet { rule: String },
     /// `GET /?location` from a COS client: COS answers the bucket's region.
     BucketLocation,
-    /// A GET of an object with a query parameter picops does not implement: refused, so a
-    /// client never takes the original for a processed result.
+    /// A GET of an object with a query parameter picops does not implement (refused, so a
+    /// client never takes the original for a processed result), or COS's APPEND.
     Unsupported { param: String },
     /// Anything else: streamed to the store; the S3 operation name, for metrics.
     Passthrough(&'static str),
@@ -64,6 +64,11 @@ impl Operation {
                 Method::DELETE => return Operation::Style(StyleCall::Delete),
                 _ => {}
             }
+        }
+        if object && method == Method::POST && route.has_param("append") {
+            return Operation::Unsupported {
+                param: "append".into(),
+            };
         }
         if object && (method == Method::GET || method == Method::HEAD) {
             if let Some(op) = image_query(route) {

@@ -143,3 +143,10 @@ def test_exif_unknown_processing_and_view2_without_mode(server, s3, bucket):
     assert r.status_code == 200, r.text
     im = Image.open(io.BytesIO(r.content))
     assert (im.format, im.size) == ("PNG", Image.open(sample).size)
+
+
+def test_cos_append_is_refused_and_writes_nothing(server, s3, bucket):
+    key = f"rt/{uuid.uuid4().hex[:8]}/log.txt"
+    r = signed("POST", f"{server.endpoint}/{bucket}/{key}?append&position=0", data=b"line 1\n")
+    assert r.status_code == 501 and "<Code>NotImplemented</Code>" in r.text, r.text
+    assert signed("HEAD", f"{server.endpoint}/{bucket}/{key}").status_code == 404

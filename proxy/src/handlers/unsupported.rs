@@ -1,6 +1,6 @@
-//! A GET of an object with a query parameter picops does not implement. Answering the
-//! original would let the client take it for what it asked; the answer says what was not
-//! done instead.
+//! COS's APPEND, which an S3 store cannot do safely, and a GET of an object with a query
+//! parameter picops does not implement: answering the original would let the client take it
+//! for what it asked, so the answer says what was not done instead.
 
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -21,6 +21,14 @@ const PROCESSING: &[&str] = &[
 ];
 
 pub fn handle(param: &str) -> Result<Reply, ApiError> {
+    if param == "append" {
+        return Err(ApiError::NotImplemented(
+            "APPEND (POST ?append) is not supported: S3 stores replace objects whole, and \
+             rewriting an object to append to it would lose concurrent appends; upload the \
+             whole object, or use a multipart upload"
+                .into(),
+        ));
+    }
     let name = param.split('/').next().unwrap_or(param);
     let processing =
         PROCESSING.iter().any(|p| name == *p || name.starts_with(p)) || param.contains('/');

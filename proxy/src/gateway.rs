@@ -196,6 +196,7 @@ impl ProxyHttp for Picops {
                 copy_source,
                 slow,
                 &resource,
+                &self.engine.config.encryption,
             ) {
                 Ok(p) => ctx.passthrough = Some(p),
                 Err(e) => {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod cos_dialect;
 pub mod embedded;
+pub mod encryption;
 pub mod engine;
 pub mod error;
 pub mod gateway;

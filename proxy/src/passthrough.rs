@@ -12,6 +12,7 @@ use crate::access;
 use crate::auth::{self, Identity};
 use crate::body_guard::{self, BodyGuard};
 use crate::cos_dialect;
+use crate::encryption::Encryption;
 use crate::error::ApiError;
 use crate::listing::ListingFilter;
 use crate::metrics::METRICS;
@@ -62,10 +63,11 @@ struct Translated {
 }
 
 impl Translated {
-    fn of(headers: &HeaderMap) -> Result<Translated, ApiError> {
+    /// The changes, and the headers as the store will read them.
+    fn of(headers: &HeaderMap) -> Result<(Translated, HeaderMap), ApiError> {
         let mut s3 = headers.clone();
         cos_dialect::request_to_s3(&mut s3)?;
-        Ok(Translated {
+        let changes = Translated {
             removed: headers
                 .keys()
                 .filter(|k| !s3.contains_key(*k))
@@ -76,7 +78,8 @@ impl Translated {
                 .filter(|(k, _)| !headers.contains_key(*k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-        })
+        };
+        Ok((changes, s3))
     }
 }
 
@@ -91,6 +94,7 @@ impl Passthrough {
         copy_source: Option<CopySource>,
         slow: SlowClientLimits,
         resource: &str,
+        encryption: &Encryption,
     ) -> Result<Passthrough, ApiError> {
         let delete_objects = access::bucket_post(&route, method, headers)?;
         let decoded_length = body_guard::decoded_length(headers);
@@ -98,9 +102,17 @@ impl Passthrough {
         let listing = (method == Method::GET && route.bucket.is_some() && route.key.is_empty())
             .then(ListingFilter::default);
         let query = route.query.as_deref().unwrap_or("");
-        let cos = cos_dialect::is_cos_client(headers, query)
-            .then(|| Translated::of(headers))
-            .transpose()?;
+        let cos = match cos_dialect::is_cos_client(headers, query) {
+            true => {
+                let (changes, s3) = Translated::of(headers)?;
+                encryption.check(&s3)?;
+                Some(changes)
+            }
+            false => {
+                encryption.check(headers)?;
+                None
+            }
+        };
         Ok(Passthrough {
             cos,
             error_body: None,
@@ -138,11 +150,16 @@ impl Passthrough {
         side: &UpstreamSide,
     ) -> PResult<()> {
         let mut path = upstream_path(self.route.bucket.as_deref(), &self.route.key);
-        // The client's signature parameters mean nothing upstream (picops signs anew).
+        // The client's signature parameters mean nothing upstream (picops signs anew). An
+        // empty `delimiter=` (COS SDKs always send one) means no delimiter in S3, but some
+        // stores group by the empty string: it is not forwarded.
         let query: Vec<&str> = self
             .route
             .params()
-            .filter(|(name, _)| !auth::is_auth_param(name))
+            .filter(|(name, pair)| {
+                let empty = pair.split_once('=').is_none_or(|(_, v)| v.is_empty());
+                !auth::is_auth_param(name) && !(name == "delimiter" && empty)
+            })
             .map(|(_, pair)| pair)
             .collect();
         if !query.is_empty() {

@@ -7,6 +7,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::cos_dialect;
+use crate::encryption::Encryption;
 use crate::error::ApiError;
 
 pub type Headers = Vec<(HeaderName, HeaderValue)>;
@@ -44,11 +45,15 @@ fn describes(name: &str) -> bool {
 
 /// The stored headers a processing request asks for, in S3's dialect (a COS client's are
 /// translated, and refused as a plain PUT's would be).
-pub fn from_request(headers: &HeaderMap) -> Result<StoredHeaders, ApiError> {
+pub fn from_request(
+    headers: &HeaderMap,
+    encryption: &Encryption,
+) -> Result<StoredHeaders, ApiError> {
     let mut s3 = headers.clone();
     if headers.keys().any(|k| k.as_str().starts_with("x-cos-")) {
         cos_dialect::request_to_s3(&mut s3)?;
     }
+    encryption.check(&s3)?;
     let mut out = StoredHeaders::default();
     for (name, value) in s3.iter() {
         let n = name.as_str();
@@ -86,17 +91,21 @@ mod tests {
 
     #[test]
     fn the_original_keeps_everything_results_keep_protection() {
-        let h = from_request(&map(&[
-            ("x-cos-meta-origin", "cam"),
-            ("cache-control", "max-age=60"),
-            ("content-disposition", "attachment; filename=a.jpg"),
-            ("x-cos-storage-class", "STANDARD_IA"),
-            ("x-cos-acl", "public-read"),
-            ("x-cos-tagging", "a=b"),
-            ("x-cos-server-side-encryption", "AES256"),
-            ("pic-operations", "{}"),
-            ("authorization", "q-sign-algorithm=sha1&…"),
-        ]))
+        let sse = Encryption::parse(&["sse-s3".into()]).unwrap();
+        let h = from_request(
+            &map(&[
+                ("x-cos-meta-origin", "cam"),
+                ("cache-control", "max-age=60"),
+                ("content-disposition", "attachment; filename=a.jpg"),
+                ("x-cos-storage-class", "STANDARD_IA"),
+                ("x-cos-acl", "public-read"),
+                ("x-cos-tagging", "a=b"),
+                ("x-cos-server-side-encryption", "AES256"),
+                ("pic-operations", "{}"),
+                ("authorization", "q-sign-algorithm=sha1&…"),
+            ]),
+            &sse,
+        )
         .unwrap();
         assert_eq!(
             names(&h.original),
@@ -122,8 +131,11 @@ mod tests {
 
     #[test]
     fn what_a_plain_put_refuses_is_refused() {
-        let e = from_request(&map(&[("x-cos-storage-class", "NOT_A_CLASS")])).unwrap_err();
+        let none = Encryption::default();
+        let e = from_request(&map(&[("x-cos-storage-class", "NOT_A_CLASS")]), &none).unwrap_err();
         assert_eq!(e.status(), 400);
-        assert!(from_request(&map(&[("x-cos-callback", "x")])).is_err());
+        assert!(from_request(&map(&[("x-cos-callback", "x")]), &none).is_err());
+        let e = from_request(&map(&[("x-cos-server-side-encryption", "AES256")]), &none);
+        assert_eq!(e.unwrap_err().status(), 501);
     }
 }

@@ -137,6 +137,14 @@ thumb = "imageMogr2/thumbnail/400x/format/webp"
             example: "minioadmin",
             hide_env_values: true,
         }
+        /// Server-side encryption the store really performs: any of "sse-s3", "sse-kms",
+        /// "sse-c". Requests asking for another kind are refused (501), because a store that
+        /// ignores the headers would keep plaintext while answering success. The embedded
+        /// store encrypts nothing.
+        upstream_encryption: Vec<String> {
+            key: "encryption", flag: "upstream-encryption", env: "PICOPS_UPSTREAM_ENCRYPTION",
+            example: ["sse-c"],
+        }
     }
 
     [auth] AuthFile, heading: "Authentication" {

@@ -67,6 +67,11 @@ fn translate(
     rest: &str,
     values: &[&str],
 ) -> Result<Option<(HeaderName, Vec<HeaderValue>)>, ApiError> {
+    if row.prefix && rest.is_empty() {
+        return Err(ApiError::InvalidArgument(
+            "the name has nothing after the prefix".into(),
+        ));
+    }
     let target = || header_name(&format!("{}{rest}", row.s3));
     match row.to_s3 {
         ToS3::Keep | ToS3::Remove => Ok(None),
@@ -120,14 +125,20 @@ pub fn request_to_s3(headers: &mut HeaderMap) -> Result<(), ApiError> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let send = translate(row, rest, &values).map_err(|e| naming(n, e))?;
-        if let Some((s3, sent)) = &send {
-            // The client sent both spellings: they must mean the same.
-            let twin: Vec<&HeaderValue> = headers.get_all(s3).iter().collect();
-            if !twin.is_empty() && twin.iter().copied().ne(sent.iter()) {
-                return Err(ApiError::InvalidArgument(format!(
-                    "{n} and {s3} are both set, to different values"
-                )));
+        // The client sent both spellings: they must mean the same. A value S3 says by sending
+        // no header (`x-cos-acl: default`) differs from any value the twin has.
+        let differ = match &send {
+            Some((s3, sent)) => {
+                let twin: Vec<&HeaderValue> = headers.get_all(s3).iter().collect();
+                !twin.is_empty() && twin.iter().copied().ne(sent.iter())
             }
+            None => matches!(row.to_s3, ToS3::Map(_)) && headers.contains_key(row.s3),
+        };
+        if differ {
+            let s3 = send.as_ref().map_or(row.s3, |(s3, _)| s3.as_str());
+            return Err(ApiError::InvalidArgument(format!(
+                "{n} and {s3} are both set, to different values"
+            )));
         }
         changes.push(Change {
             cos: name.clone(),
@@ -157,7 +168,9 @@ fn naming(header: &str, e: ApiError) -> ApiError {
     }
 }
 
-/// Rewrite a store's response headers into COS's dialect, for a COS client.
+/// Rewrite a store's response headers into COS's dialect, for a COS client: every `x-amz-*`
+/// header comes back under its COS name, or not at all when COS has none (a COS client must
+/// never meet S3's dialect, e.g. a store's `x-amz-checksum-type`).
 pub fn response_to_cos(headers: &mut HeaderMap) {
     let names: Vec<HeaderName> = headers
         .keys()
@@ -165,15 +178,13 @@ pub fn response_to_cos(headers: &mut HeaderMap) {
         .cloned()
         .collect();
     for name in names {
+        let values: Vec<HeaderValue> = headers.get_all(&name).iter().cloned().collect();
+        headers.remove(&name);
         let Some((row, rest)) = by_s3(name.as_str()) else {
             continue;
         };
         let map: fn(&str) -> String = match row.to_cos {
-            ToCos::Keep => continue,
-            ToCos::Drop => {
-                headers.remove(&name);
-                continue;
-            }
+            ToCos::Keep | ToCos::Drop => continue,
             ToCos::Rename => |v| v.to_string(),
             ToCos::Map(f) => f,
         };
@@ -183,17 +194,12 @@ pub fn response_to_cos(headers: &mut HeaderMap) {
         let Ok(cos) = HeaderName::from_bytes(format!("{}{rest}", row.cos).as_bytes()) else {
             continue;
         };
-        let values: Vec<HeaderValue> = headers
-            .get_all(&name)
-            .iter()
-            .filter_map(|v| match v.to_str() {
-                Ok(s) => HeaderValue::from_str(&map(s)).ok(),
-                // Metadata the store holds in another encoding goes back byte for byte.
-                Err(_) => Some(v.clone()),
-            })
-            .collect();
-        headers.remove(&name);
         for v in values {
+            let v = match v.to_str() {
+                Ok(s) => HeaderValue::from_str(&map(s)).unwrap_or(v),
+                // Metadata the store holds in another encoding goes back byte for byte.
+                Err(_) => v,
+            };
             headers.append(cos.clone(), v);
         }
     }
@@ -208,7 +214,7 @@ pub fn is_cos_client(headers: &HeaderMap, query: &str) -> bool {
         .is_some_and(|v| v.trim_start().starts_with("q-sign-algorithm="))
         || query
             .split('&')
-            .any(|p| p.starts_with("q-sign-algorithm=") || p.starts_with("q-sign-algorithm&"));
+            .any(|p| p.starts_with("q-sign-algorithm=") || p == "q-sign-algorithm");
     cos_signed || headers.keys().any(|k| k.as_str().starts_with("x-cos-"))
 }
 

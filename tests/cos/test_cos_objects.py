@@ -1,0 +1,225 @@
+"""Objects through cos-python-sdk-v5 as applications call it: PUT/GET/HEAD with metadata and
+Content-* headers, storage classes, copies (plain, metadata update in place, storage class
+change), server-side encryption, error codes, bucket location. Every answer is read in COS's
+dialect: `x-cos-*` headers, never `x-amz-*`."""
+import pytest
+from qcloud_cos.cos_exception import CosServiceError
+
+from cos.cosutil import REGION, STORE, get_bytes, put_with_class, service_error, uid
+
+BODY = b"picops cos suite \x00\x01\xff" * 100
+
+
+def test_put_get_head_keep_metadata_and_content_headers(cos, bucket):
+    key = f"obj/{uid()}/a.bin"
+    put = cos.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=BODY,
+        Metadata={"x-cos-meta-a": "b"},
+        ContentType="application/x-picops",
+        CacheControl="max-age=60",
+        ContentDisposition='attachment; filename="a.bin"',
+    )
+    assert put["ETag"].strip('"')
+    assert put["x-cos-request-id"]
+    head = cos.head_object(Bucket=bucket, Key=key)
+    assert head["x-cos-meta-a"] == "b"
+    assert "x-amz-meta-a" not in head
+    assert head["ETag"] == put["ETag"]
+    assert head["Content-Type"] == "application/x-picops"
+    assert head["Cache-Control"] == "max-age=60"
+    assert head["Content-Disposition"] == 'attachment; filename="a.bin"'
+    assert int(head["Content-Length"]) == len(BODY)
+    got = cos.get_object(Bucket=bucket, Key=key)
+    assert got["x-cos-meta-a"] == "b"
+    assert got["ETag"] == put["ETag"]
+    assert got["Body"].get_raw_stream().read() == BODY
+
+
+def test_answers_carry_no_s3_headers(cos, bucket):
+    """COS clients get COS's dialect: every x-amz-* header of the store's answer is translated
+    or withheld (an SDK or application reading x-cos-* would miss it, and one logging
+    headers would show a store COS does not have)."""
+    key = f"obj/{uid()}/dialect.bin"
+    src = dict(Bucket=bucket, Key=key, Region=REGION)
+    answers = {
+        "put_object": cos.put_object(Bucket=bucket, Key=key, Body=BODY, Metadata={"x-cos-meta-a": "b"}),
+        "head_object": cos.head_object(Bucket=bucket, Key=key),
+        "get_object": {k: v for k, v in cos.get_object(Bucket=bucket, Key=key).items() if k != "Body"},
+        "copy_object": cos.copy_object(Bucket=bucket, Key=key + ".copy", CopySource=src),
+        "head_bucket": cos.head_bucket(Bucket=bucket),
+        "delete_object": cos.delete_object(Bucket=bucket, Key=key + ".copy"),
+    }
+    leaks = {call: sorted(f"{k}: {v}" for k, v in h.items() if k.lower().startswith("x-amz-"))
+             for call, h in answers.items()}
+    assert not {c: l for c, l in leaks.items() if l}, "S3 headers reached a COS client"
+
+
+def test_range_and_response_overrides(cos, bucket):
+    key = f"obj/{uid()}/r.bin"
+    cos.put_object(Bucket=bucket, Key=key, Body=BODY)
+    assert get_bytes(cos, bucket, key, Range="bytes=10-19") == BODY[10:20]
+    got = cos.get_object(Bucket=bucket, Key=key, ResponseContentType="text/x-over", ResponseCacheControl="no-cache")
+    assert got["Content-Type"] == "text/x-over"
+    assert got["Cache-Control"] == "no-cache"
+    assert got["Body"].get_raw_stream().read() == BODY
+
+
+def test_storage_class_round_trip(cos, bucket):
+    key = f"obj/{uid()}/ia.bin"
+    put_with_class(cos, bucket, key, BODY, "STANDARD_IA")
+    head = cos.head_object(Bucket=bucket, Key=key)
+    assert get_bytes(cos, bucket, key) == BODY
+    # A store that keeps no classes (Garage accepts any and reports none) reports none (S3 omits the header for STANDARD too), so
+    # the class is checked only when the store reports one: it must then be COS's name.
+    if "x-cos-storage-class" in head:
+        assert head["x-cos-storage-class"] == "STANDARD_IA"
+
+
+def test_unknown_storage_class_is_refused_and_writes_nothing(cos, bucket):
+    key = f"obj/{uid()}/bad.bin"
+    e = service_error(cos.put_object, Bucket=bucket, Key=key, Body=BODY, StorageClass="NOT_A_CLASS")
+    assert (e.get_status_code(), e.get_error_code()) == (400, "InvalidArgument")
+    assert "NOT_A_CLASS" in e.get_error_msg()
+    assert service_error(cos.head_object, Bucket=bucket, Key=key).get_status_code() == 404
+
+
+def test_copy_object_with_cos_copy_source(cos, bucket):
+    src = f"copy/{uid()}/src.bin"
+    dst = f"copy/{uid()}/dst copy.bin"
+    put = cos.put_object(Bucket=bucket, Key=src, Body=BODY, Metadata={"x-cos-meta-a": "b"}, ContentType="application/x-src")
+    out = cos.copy_object(Bucket=bucket, Key=dst, CopySource={"Bucket": bucket, "Key": src, "Region": REGION})
+    assert out["ETag"].strip('"')
+    assert get_bytes(cos, bucket, dst) == BODY
+    head = cos.head_object(Bucket=bucket, Key=dst)
+    assert int(head["Content-Length"]) == len(BODY)
+    # COS's default directive is Copy: metadata and type come with the bytes.
+    assert head["x-cos-meta-a"] == "b"
+    assert head["Content-Type"] == "application/x-src"
+    assert head["ETag"] == put["ETag"]
+
+
+def test_copy_with_replaced_metadata_to_another_key(cos, bucket):
+    src = f"copy/{uid()}/src.bin"
+    dst = f"copy/{uid()}/dst.bin"
+    cos.put_object(Bucket=bucket, Key=src, Body=BODY, Metadata={"x-cos-meta-a": "b"})
+    cos.copy_object(
+        Bucket=bucket,
+        Key=dst,
+        CopySource={"Bucket": bucket, "Key": src, "Region": REGION},
+        CopyStatus="Replaced",
+        Metadata={"x-cos-meta-new": "yes"},
+        ContentType="text/x-replaced",
+    )
+    head = cos.head_object(Bucket=bucket, Key=dst)
+    assert head["x-cos-meta-new"] == "yes"
+    assert "x-cos-meta-a" not in head
+    assert head["Content-Type"] == "text/x-replaced"
+    assert get_bytes(cos, bucket, dst) == BODY
+    assert cos.head_object(Bucket=bucket, Key=src)["x-cos-meta-a"] == "b"
+
+
+def test_copy_of_a_missing_source_is_no_such_key(cos, bucket):
+    dst = f"copy/{uid()}/never.bin"
+    e = service_error(cos.copy_object, Bucket=bucket, Key=dst,
+                      CopySource={"Bucket": bucket, "Key": f"copy/{uid()}/missing.bin", "Region": REGION})
+    assert (e.get_status_code(), e.get_error_code()) == (404, "NoSuchKey")
+    assert service_error(cos.head_object, Bucket=bucket, Key=dst).get_status_code() == 404
+
+
+def test_update_object_meta_keeps_the_content(cos, bucket):
+    key = f"meta/{uid()}/a.bin"
+    cos.put_object(Bucket=bucket, Key=key, Body=BODY, Metadata={"x-cos-meta-a": "b"}, ContentType="application/x-old")
+    cos.update_object_meta(Bucket=bucket, Key=key, Metadata={"x-cos-meta-a": "c", "x-cos-meta-added": "1"},
+                           ContentType="text/x-new", CacheControl="max-age=5")
+    head = cos.head_object(Bucket=bucket, Key=key)
+    assert int(head["Content-Length"]) == len(BODY)
+    assert (head["x-cos-meta-a"], head["x-cos-meta-added"]) == ("c", "1")
+    assert head["Content-Type"] == "text/x-new"
+    assert head["Cache-Control"] == "max-age=5"
+    assert get_bytes(cos, bucket, key) == BODY
+
+
+def test_change_object_storage_class_keeps_the_content(cos, bucket):
+    key = f"class/{uid()}/a.bin"
+    cos.put_object(Bucket=bucket, Key=key, Body=BODY, Metadata={"x-cos-meta-a": "b"})
+    cos.change_object_storage_class(Bucket=bucket, Key=key, StorageClass="STANDARD_IA")
+    head = cos.head_object(Bucket=bucket, Key=key)
+    assert int(head["Content-Length"]) == len(BODY)
+    assert get_bytes(cos, bucket, key) == BODY
+    if "x-cos-storage-class" in head:
+        assert head["x-cos-storage-class"] == "STANDARD_IA"
+
+
+def test_server_side_encryption_is_honoured_or_refused(cos, bucket):
+    key = f"sse/{uid()}/a.bin"
+    try:
+        put = cos.put_object(Bucket=bucket, Key=key, Body=BODY, ServerSideEncryption="AES256")
+    except CosServiceError as e:
+        # Refused: fine, as long as it is refused as an error and nothing was stored.
+        assert 400 <= e.get_status_code() < 600, e.get_status_code()
+        assert e.get_error_code() not in ("", "Unknown"), e.get_origin_msg()
+        assert service_error(cos.head_object, Bucket=bucket, Key=key).get_status_code() == 404
+        return
+    assert put.get("x-cos-server-side-encryption") == "AES256", (
+        f"200 without x-cos-server-side-encryption: the object was stored, but nothing says it "
+        f"is encrypted; headers: {put}"
+    )
+    assert get_bytes(cos, bucket, key) == BODY
+    assert cos.head_object(Bucket=bucket, Key=key).get("x-cos-server-side-encryption") == "AES256"
+
+
+# Errors: codes, status, resource and request id as COS SDKs report them.
+
+
+def test_get_of_a_missing_key_is_no_such_key(cos, bucket):
+    key = f"missing/{uid()}.bin"
+    e = service_error(cos.get_object, Bucket=bucket, Key=key)
+    assert (e.get_status_code(), e.get_error_code()) == (404, "NoSuchKey")
+    assert e.get_error_msg()
+    assert key in e.get_resource_location()
+    assert e.get_request_id() not in ("", "Unknown")
+    # HEAD has no body: the SDK reports the status only.
+    assert service_error(cos.head_object, Bucket=bucket, Key=key).get_status_code() == 404
+
+
+def test_missing_bucket_is_no_such_bucket(cos):
+    missing = f"picops-none-{uid()}-1250000000"
+    e = service_error(cos.list_objects, Bucket=missing)
+    assert (e.get_status_code(), e.get_error_code()) == (404, "NoSuchBucket")
+    assert e.get_request_id() not in ("", "Unknown")
+    e = service_error(cos.get_bucket_location, Bucket=missing)
+    assert (e.get_status_code(), e.get_error_code()) == (404, "NoSuchBucket")
+    assert service_error(cos.head_bucket, Bucket=missing).get_status_code() == 404
+    assert service_error(cos.head_object, Bucket=missing, Key="a.txt").get_status_code() == 404
+    e = service_error(cos.get_object, Bucket=missing, Key="a.txt")
+    if STORE == "embedded" and e.get_error_code() == "NoSuchKey":
+        pytest.xfail("embedded store: s3s-fs get_object answers NoSuchKey for a missing bucket "
+                     "(it maps any open() failure to NoSuchKey without checking the bucket)")
+    assert (e.get_status_code(), e.get_error_code()) == (404, "NoSuchBucket")
+
+
+def test_head_bucket_of_an_existing_bucket(cos, bucket):
+    assert cos.head_bucket(Bucket=bucket)["x-cos-request-id"]
+
+
+def test_create_bucket_that_exists_is_a_conflict(cos, bucket):
+    e = service_error(cos.create_bucket, Bucket=bucket)
+    assert e.get_status_code() == 409
+    assert e.get_error_code() in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"), e.get_origin_msg()
+    assert e.get_request_id() not in ("", "Unknown")
+
+
+def test_bucket_location_is_the_configured_region(cos, bucket):
+    assert cos.get_bucket_location(Bucket=bucket)["LocationConstraint"] == REGION
+
+
+def test_delete_object_then_get_is_no_such_key(cos, bucket):
+    key = f"del/{uid()}.bin"
+    cos.put_object(Bucket=bucket, Key=key, Body=BODY)
+    cos.delete_object(Bucket=bucket, Key=key)
+    assert service_error(cos.get_object, Bucket=bucket, Key=key).get_error_code() == "NoSuchKey"
+    # Deleting what is not there succeeds, as in COS.
+    cos.delete_object(Bucket=bucket, Key=key)
+

@@ -1,5 +1,5 @@
 //! Decoding: the header is read and checked against [`Limits`] first; only then are pixels
-//! allocated. Every format lands in the same [`Canvas`] of 8-bit frames.
+//! allocated. Every format lands in the same [`Decoded`]: 8-bit [`Frame`]s.
 
 use std::io::Cursor;
 

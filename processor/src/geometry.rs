@@ -1,7 +1,8 @@
-//! Size arithmetic for thumbnail, crop and imageView2: pure functions of the input size,
-//! so every mode is unit-tested without pixels.
+//! Size arithmetic for thumbnail, crop and imageView2, and the decode size a rule needs:
+//! pure functions of the input size, so every mode is unit-tested without pixels.
 
-use crate::rule::{Crop, Gravity, Only, Thumbnail, View2};
+use crate::decode::Source;
+use crate::rule::{Crop, Gravity, MogrOp, Only, Processor, Rule, Thumbnail, View2Resize};
 
 /// Where one resize step should land, and an optional centred crop afterwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,12 +77,12 @@ pub fn thumbnail(spec: &Thumbnail, w: u32, h: u32) -> (u32, u32) {
 
 /// The plan of `imageView2/<mode>` (docs/protocol.md, imageView2). Never enlarges: a scale
 /// above 1 is capped.
-pub fn view2(v: &View2, w: u32, h: u32) -> Plan {
+pub fn view2(v: &View2Resize, w: u32, h: u32) -> Plan {
     let (fw, fh) = (f64::from(w), f64::from(h));
     let (long, short) = (fw.max(fh), fw.min(fh));
     let landscape = w >= h;
     // Modes 1, 3, 4, 5: a missing side takes the value of the given one.
-    let square = |v: &View2| -> (f64, f64) {
+    let square = |v: &View2Resize| -> (f64, f64) {
         let tw = v.width.or(v.height).unwrap_or(1);
         let th = v.height.or(v.width).unwrap_or(1);
         (f64::from(tw), f64::from(th))
@@ -157,10 +158,47 @@ pub fn crop_rect(c: &Crop, g: Gravity, w: u32, h: u32) -> (u32, u32, u32, u32) {
     (x, y, cw, ch)
 }
 
+/// The smallest decoded size `rule` can start from without losing detail: the target of its
+/// first resize (thumbnail or imageView2), or the full size when another step comes first.
+pub fn needed_size(rule: &Rule, source: &Source) -> (u32, u32) {
+    let full = (source.width, source.height);
+    // auto-orient before the resize turns the image: the target is in turned coordinates.
+    let mut turned = false;
+    let first = rule.processors.first();
+    let target = match first {
+        Some(Processor::ImageView2(v)) => v.resize.map(|r| {
+            let p = view2(&r, full.0, full.1);
+            (p.width, p.height)
+        }),
+        Some(Processor::ImageMogr2(ops)) => {
+            let mut found = None;
+            for op in ops {
+                match op {
+                    MogrOp::Output(_) => continue,
+                    MogrOp::AutoOrient => turned = source.orientation >= 5,
+                    MogrOp::Thumbnail { spec, .. } => {
+                        let (w, h) = if turned { (full.1, full.0) } else { full };
+                        found = Some(thumbnail(spec, w, h));
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            found
+        }
+        Some(Processor::Watermark(_)) | None => None,
+    };
+    match target {
+        Some((w, h)) if turned => (h.min(full.0), w.min(full.1)),
+        Some((w, h)) => (w.min(full.0), h.min(full.1)),
+        None => full,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rule::{parse_rule, MogrOp, Processor};
+    use crate::rule::{parse_rule, MogrOp, Processor, View2};
 
     fn thumb(rule: &str, w: u32, h: u32) -> (u32, u32) {
         let r = parse_rule(&format!("imageMogr2/thumbnail/{rule}")).unwrap();
@@ -176,7 +214,9 @@ mod tests {
     fn view(rule: &str, w: u32, h: u32) -> (u32, u32) {
         let r = parse_rule(rule).unwrap();
         match &r.processors[0] {
-            Processor::ImageView2(v) => {
+            Processor::ImageView2(View2 {
+                resize: Some(v), ..
+            }) => {
                 let p = view2(v, w, h);
                 p.crop.unwrap_or((p.width, p.height))
             }

@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod quality;
 mod resize;
 pub mod rule;
+mod step;
 #[cfg(test)]
 mod test_support;
 pub mod text;
@@ -40,7 +41,7 @@ pub use limits::Limits;
 /// Apply one parsed rule to an already decoded image (`original` is returned unchanged when
 /// the rule says `ignore-error/1` and fails).
 pub use pipeline::run as apply;
-pub use pipeline::OutputSpec;
+pub use pipeline::{Output, OutputFacts, OutputSpec};
 pub use rule::{parse_rule, Rule};
 
 /// What COS reports about an input image (`ImageInfo`).
@@ -56,24 +57,6 @@ pub struct ImageInfo {
     pub ave: String,
     pub orientation: u16,
     pub frames: u32,
-}
-
-/// Facts about one processed result (`ProcessResults/Object`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OutputFacts {
-    pub format: Format,
-    pub width: u32,
-    pub height: u32,
-    pub size: u64,
-    pub quality: u8,
-}
-
-#[derive(Debug, Clone)]
-pub struct Output {
-    pub bytes: Vec<u8>,
-    pub facts: OutputFacts,
-    /// Set when `ignore-error/1` turned a failure into "return the input unchanged".
-    pub ignored_error: Option<String>,
 }
 
 impl Decoded {
@@ -113,7 +96,7 @@ pub fn frames_needed(format: Format, rules: &[Rule]) -> Frames {
 pub fn needed_size(rules: &[Rule], source: &Source) -> (u32, u32) {
     rules
         .iter()
-        .map(|r| pipeline::needed_size(r, source))
+        .map(|r| geometry::needed_size(r, source))
         .fold((1, 1), |(w, h), (rw, rh)| (w.max(rw), h.max(rh)))
 }
 
@@ -277,7 +260,7 @@ pub fn info(data: &[u8], limits: &Limits) -> Result<ImageInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::edge;
+    use crate::test_support::{edge, lossless_webp};
 
     fn planned(data: &[u8], rule: &str) -> Plan {
         let rules = [parse_rule(rule).expect("rule")];
@@ -412,7 +395,7 @@ mod tests {
 
     #[test]
     fn a_lossless_webp_budgets_for_libwebp_decoding_it_whole() {
-        let data = webp_still::tests::lossless("hopper.png");
+        let data = lossless_webp("hopper.png");
         let small = planned(&data, "imageMogr2/thumbnail/16x");
         assert_eq!(small.source.quality, Some(100), "a lossless WebP");
         let (w, h) = (

@@ -103,3 +103,88 @@ impl Limits {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Limits {
+        Limits {
+            max_side: 100,
+            max_pixels: 5_000,
+            max_frames: 3,
+            max_output_side: 80,
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_documented_cos_limits() {
+        let l = Limits::default();
+        assert_eq!(
+            (l.max_side, l.max_pixels, l.max_frames, l.max_output_side),
+            (30_000, 250_000_000, 300, 9_999)
+        );
+    }
+
+    #[test]
+    fn check_frame_accepts_up_to_each_limit_and_sums_the_pixels() {
+        let l = small();
+        assert_eq!(l.check_frame(100, 50, 0, 0), Ok(5_000));
+        assert_eq!(l.check_frame(10, 10, 0, 0), Ok(100));
+        assert_eq!(l.check_frame(10, 10, 2, 4_900), Ok(5_000));
+    }
+
+    #[test]
+    fn check_frame_refusals() {
+        let l = small();
+        assert!(matches!(
+            l.check_frame(0, 10, 0, 0),
+            Err(ProcessError::InvalidImageFormat(m)) if m.contains("empty side")
+        ));
+        assert!(matches!(
+            l.check_frame(101, 1, 0, 0),
+            Err(ProcessError::ImageTooLarge(m)) if m.contains("exceeds 100 px per side")
+        ));
+        assert!(matches!(
+            l.check_frame(1, 101, 0, 0),
+            Err(ProcessError::ImageTooLarge(_))
+        ));
+        assert!(matches!(
+            l.check_frame(1, 1, 3, 0),
+            Err(ProcessError::ImageTooLarge(m)) if m.contains("more than 3 frames")
+        ));
+        // The pixels of earlier frames count.
+        assert!(matches!(
+            l.check_frame(10, 10, 1, 4_901),
+            Err(ProcessError::ImageTooLarge(m)) if m.contains("5001 pixels")
+        ));
+    }
+
+    #[test]
+    fn check_output_refuses_oversized_and_empty_results_naming_the_step() {
+        let l = small();
+        assert_eq!(l.check_output(80, 60, "thumbnail"), Ok(()));
+        assert!(matches!(
+            l.check_output(81, 10, "thumbnail"),
+            Err(ProcessError::InvalidArgument(m))
+                if m.starts_with("thumbnail:") && m.contains("exceeds 80 px per side")
+        ));
+        assert!(matches!(
+            l.check_output(10, 0, "crop"),
+            Err(ProcessError::InvalidArgument(m)) if m.starts_with("crop:") && m.contains("empty")
+        ));
+    }
+
+    #[test]
+    fn check_output_frames_counts_every_frame_against_the_pixel_limit() {
+        let l = small();
+        assert_eq!(l.check_output_frames(50, 50, 2, "resize"), Ok(()));
+        assert!(matches!(
+            l.check_output_frames(50, 50, 3, "resize"),
+            Err(ProcessError::InvalidArgument(m)) if m.contains("7500 pixels")
+        ));
+        // No frames counts as one.
+        assert_eq!(l.check_output_frames(50, 50, 0, "resize"), Ok(()));
+        assert!(l.check_output_frames(80, 80, 0, "resize").is_err());
+    }
+}

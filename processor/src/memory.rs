@@ -14,7 +14,6 @@ use image::ImageDecoder;
 use crate::decode::{self, Frames, Source};
 use crate::error::{ProcessError, Result};
 use crate::format::Format;
-use crate::pipeline::Step;
 use crate::resize;
 
 /// Bytes of a `w`×`h` picture at 4 bytes a pixel. Saturating, as is all arithmetic here:
@@ -140,7 +139,7 @@ impl Meter {
 }
 
 /// Scratch rows of a blur: a row of u32 sums and a padded input row.
-fn blur_rows(w: u32) -> u64 {
+pub(crate) fn blur_rows(w: u32) -> u64 {
     rgba(w, 1).saturating_mul(8)
 }
 
@@ -155,7 +154,7 @@ pub(crate) fn resize_bytes(from: (u32, u32), to: (u32, u32)) -> u64 {
     sum(&[rgba(from.0, from.1), rgba(to.0, to.1), band, 64 * sides])
 }
 
-fn sum(parts: &[u64]) -> u64 {
+pub(crate) fn sum(parts: &[u64]) -> u64 {
     parts.iter().fold(0, |a, &b| a.saturating_add(b))
 }
 
@@ -172,33 +171,6 @@ pub(crate) fn rotate_bytes(from: (u32, u32), to: (u32, u32), deg: f64) -> u64 {
 /// Drawing a watermark on a frame of `size`: an RGBA copy, and an RGB one for opaque frames.
 pub(crate) fn watermark_apply_bytes(size: (u32, u32)) -> u64 {
     2 * rgba(size.0, size.1)
-}
-
-impl Step {
-    /// The most this step allocates for one frame of `from` turned into `to`.
-    pub(crate) fn bytes(&self, from: (u32, u32), to: (u32, u32)) -> u64 {
-        let (src, dst) = (rgba(from.0, from.1), rgba(to.0, to.1));
-        match *self {
-            Step::Resize(..) => resize_bytes(from, to),
-            // An RGBA canvas, an RGBA copy of the source, and the RGB result of opaque ones.
-            Step::Pad(..) => sum(&[src, dst, dst]),
-            // The crop, then its RGBA copy.
-            Step::Circle(_) => sum(&[dst, dst]),
-            // `orient` 5 and 7 turn, then flip.
-            Step::Orient(_) => sum(&[dst, dst]),
-            Step::Rotate(deg) => rotate_bytes(from, to, deg),
-            // The pass across the rows, and the result.
-            Step::Blur(_) => sum(&[src, src, blur_rows(from.0)]),
-            // The blur (as above), then the blurred copy beside the result.
-            Step::Sharpen(_) => sum(&[src, src, blur_rows(from.0)]),
-            Step::Crop { .. }
-            | Step::Rounded(_)
-            | Step::Flip(_)
-            | Step::Bright(_)
-            | Step::Contrast(_)
-            | Step::Grayscale => dst,
-        }
-    }
 }
 
 /// Worst output sizes in bytes per pixel, as measured on noise (the least compressible

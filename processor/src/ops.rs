@@ -341,3 +341,252 @@ pub fn average(img: &DynamicImage) -> (u8, u8, u8) {
     let n = n.max(1);
     ((r / n) as u8, (g / n) as u8, (b / n) as u8)
 }
+
+#[cfg(test)]
+mod tests {
+    use image::{GrayAlphaImage, LumaA, Rgb as Px, RgbImage};
+
+    use super::*;
+
+    /// A `w`×`h` image whose every pixel is different: red is x, green is y.
+    fn coordinates(w: u32, h: u32) -> DynamicImage {
+        DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| Px([x as u8, y as u8, 7])))
+    }
+
+    fn opaque(c: [u8; 3]) -> DynamicImage {
+        DynamicImage::ImageRgb8(RgbImage::from_pixel(20, 10, Px(c)))
+    }
+
+    #[test]
+    fn crop_size_clips_to_the_image_as_crop_does() {
+        let img = coordinates(10, 8);
+        for (x, y, w, h) in [
+            (0, 0, 4, 3),
+            (8, 6, 5, 5),
+            (9, 7, 1, 1),
+            (0, 0, 0, 0),
+            (3, 2, 100, 100),
+        ] {
+            let out = crop(&img, x, y, w, h);
+            assert_eq!(
+                (out.width(), out.height()),
+                crop_size(10, 8, x, y, w, h),
+                "{x},{y} {w}x{h}"
+            );
+        }
+        assert_eq!(crop_size(10, 8, 8, 6, 5, 5), (2, 2));
+        // An empty request still keeps one pixel.
+        assert_eq!(crop_size(10, 8, 0, 0, 0, 0), (1, 1));
+        // The crop starts where it says.
+        let out = crop(&coordinates(10, 8), 3, 2, 2, 2).to_rgb8();
+        assert_eq!(out.get_pixel(0, 0), &Px([3, 2, 7]));
+    }
+
+    #[test]
+    fn orient_follows_the_exif_definition_of_every_orientation() {
+        let (w, h) = (3u32, 2u32);
+        let img = coordinates(w, h);
+        // Where each displayed pixel (x, y) comes from in the stored image.
+        let from = |o: u16, x: u32, y: u32| -> (u32, u32) {
+            match o {
+                2 => (w - 1 - x, y),
+                3 => (w - 1 - x, h - 1 - y),
+                4 => (x, h - 1 - y),
+                5 => (y, x),
+                6 => (y, h - 1 - x),
+                7 => (w - 1 - y, h - 1 - x),
+                8 => (w - 1 - y, x),
+                _ => (x, y),
+            }
+        };
+        for o in 1..=8u16 {
+            let out = orient(&img, o).to_rgb8();
+            let turned = o >= 5;
+            assert_eq!(
+                out.dimensions(),
+                if turned { (h, w) } else { (w, h) },
+                "orientation {o}"
+            );
+            for (x, y, p) in out.enumerate_pixels() {
+                let (sx, sy) = from(o, x, y);
+                assert_eq!(
+                    p,
+                    &Px([sx as u8, sy as u8, 7]),
+                    "orientation {o} at {x},{y}"
+                );
+            }
+        }
+        // Values outside 1-8 leave the image as it is.
+        assert_eq!(orient(&img, 0), img);
+        assert_eq!(orient(&img, 9), img);
+    }
+
+    #[test]
+    fn rotate_turns_clockwise_and_rotate_size_predicts_its_size() {
+        let img = coordinates(40, 20);
+        for deg in [0.0, 33.0, 45.0, 90.0, 180.0, 270.0, 359.5, 360.0] {
+            let out = rotate(&img, deg, Deadline::NONE).expect("rotated");
+            assert_eq!(
+                (out.width(), out.height()),
+                rotate_size(40, 20, deg),
+                "{deg}°"
+            );
+        }
+        assert_eq!(rotate_size(40, 20, 90.0), (20, 40));
+        assert_eq!(rotate_size(40, 20, 270.0), (20, 40));
+        assert_eq!(rotate_size(40, 20, 180.0), (40, 20));
+        assert_eq!(rotate_size(40, 20, 360.0), (40, 20));
+        // A quarter turn clockwise: the stored top-left corner ends top right.
+        let out = rotate(&img, 90.0, Deadline::NONE)
+            .expect("rotated")
+            .to_rgb8();
+        assert_eq!(out.get_pixel(19, 0), &Px([0, 0, 7]));
+    }
+
+    #[test]
+    fn an_oblique_rotation_leaves_the_corners_transparent() {
+        let out = rotate(&opaque([200, 10, 10]), 45.0, Deadline::NONE)
+            .expect("rotated")
+            .to_rgba8();
+        let (w, h) = out.dimensions();
+        assert_eq!(out.get_pixel(0, 0).0[3], 0);
+        assert_eq!(out.get_pixel(w - 1, h - 1).0[3], 0);
+        assert_eq!(out.get_pixel(w / 2, h / 2), &Rgba([200, 10, 10, 255]));
+    }
+
+    #[test]
+    fn a_passed_deadline_stops_the_steps_that_loop_over_rows() {
+        let img = coordinates(64, 64);
+        let past = Deadline::at(std::time::Instant::now());
+        assert!(rotate(&img, 33.0, past).is_err());
+        assert!(circle(&img, 20, past).is_err());
+        assert!(rounded(&img, 20, past).is_err());
+        assert!(sharpen(&img, 100, past).is_err());
+        // Right angles move pixels without a loop of their own.
+        assert!(rotate(&img, 90.0, past).is_ok());
+    }
+
+    #[test]
+    fn circle_is_capped_at_half_the_short_side_and_clear_outside() {
+        assert_eq!(circle_size(20, 10, 100), (10, 10));
+        assert_eq!(circle_size(20, 10, 3), (6, 6));
+        let out = circle(&opaque([1, 2, 3]), 100, Deadline::NONE)
+            .expect("circle")
+            .to_rgba8();
+        assert_eq!(out.dimensions(), circle_size(20, 10, 100));
+        assert_eq!(out.get_pixel(0, 0).0[3], 0, "a corner is outside");
+        assert_eq!(out.get_pixel(5, 5), &Rgba([1, 2, 3, 255]), "the centre");
+    }
+
+    #[test]
+    fn rounded_clears_only_the_corners() {
+        let out = rounded(&opaque([9, 9, 9]), 4, Deadline::NONE)
+            .expect("rounded")
+            .to_rgba8();
+        assert_eq!(out.dimensions(), (20, 10));
+        for (x, y) in [(0, 0), (19, 0), (0, 9), (19, 9)] {
+            assert_eq!(out.get_pixel(x, y).0[3], 0, "corner {x},{y}");
+        }
+        for (x, y) in [(10, 0), (0, 5), (19, 5), (10, 9), (10, 5)] {
+            assert_eq!(out.get_pixel(x, y).0[3], 255, "edge or centre {x},{y}");
+        }
+        let square = rounded(&opaque([9, 9, 9]), 0, Deadline::NONE).expect("rounded");
+        assert!(square.to_rgba8().pixels().all(|p| p.0[3] == 255));
+    }
+
+    #[test]
+    fn pad_centres_the_image_on_the_colour() {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(4, 2, Px([0, 0, 0])));
+        let out = pad(&img, 8, 6, Rgb(255, 0, 0));
+        let DynamicImage::ImageRgb8(out) = out else {
+            panic!("an opaque input stays RGB");
+        };
+        assert_eq!(out.dimensions(), (8, 6));
+        assert_eq!(out.get_pixel(0, 0), &Px([255, 0, 0]));
+        assert_eq!(out.get_pixel(1, 2), &Px([255, 0, 0]));
+        assert_eq!(out.get_pixel(2, 2), &Px([0, 0, 0]));
+        assert_eq!(out.get_pixel(5, 3), &Px([0, 0, 0]));
+        assert_eq!(out.get_pixel(6, 3), &Px([255, 0, 0]));
+        // Transparency is kept when the input has it.
+        let clear = DynamicImage::ImageRgba8(RgbaImage::from_pixel(2, 2, Rgba([0, 0, 0, 0])));
+        assert!(pad(&clear, 4, 4, Rgb(1, 1, 1)).color().has_alpha());
+    }
+
+    #[test]
+    fn flatten_on_white_composites_alpha_and_leaves_opaque_images_alone() {
+        let rgba = DynamicImage::ImageRgba8(RgbaImage::from_fn(3, 1, |x, _| {
+            Rgba([0, 0, 0, [0, 255, 128][x as usize]])
+        }));
+        let flat = flatten_on_white(&rgba).to_rgb8();
+        assert_eq!(flat.get_pixel(0, 0), &Px([255, 255, 255]));
+        assert_eq!(flat.get_pixel(1, 0), &Px([0, 0, 0]));
+        assert_eq!(flat.get_pixel(2, 0), &Px([127, 127, 127]));
+        let la = DynamicImage::ImageLumaA8(GrayAlphaImage::from_pixel(1, 1, LumaA([0, 0])));
+        assert_eq!(flatten_on_white(&la).to_luma8().get_pixel(0, 0).0, [255]);
+        let rgb = opaque([1, 2, 3]);
+        assert!(matches!(flatten_on_white(&rgb), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn average_ignores_alpha_and_handles_grey() {
+        let four = DynamicImage::ImageRgb8(RgbImage::from_fn(2, 2, |x, y| {
+            Px(match (x, y) {
+                (0, 0) => [255, 0, 0],
+                (1, 0) => [0, 255, 0],
+                (0, 1) => [0, 0, 255],
+                _ => [255, 255, 255],
+            })
+        }));
+        assert_eq!(average(&four), (127, 127, 127));
+        let clear = DynamicImage::ImageRgba8(RgbaImage::from_pixel(2, 2, Rgba([10, 20, 30, 0])));
+        assert_eq!(average(&clear), (10, 20, 30));
+        let grey = DynamicImage::ImageLumaA8(GrayAlphaImage::from_pixel(2, 2, LumaA([90, 9])));
+        assert_eq!(average(&grey), (90, 90, 90));
+    }
+
+    #[test]
+    fn grayscale_keeps_alpha_only_when_there_is_some() {
+        assert!(matches!(
+            grayscale(&opaque([10, 200, 30])),
+            DynamicImage::ImageLuma8(_)
+        ));
+        let rgba = DynamicImage::ImageRgba8(RgbaImage::from_pixel(1, 1, Rgba([10, 200, 30, 40])));
+        let DynamicImage::ImageLumaA8(g) = grayscale(&rgba) else {
+            panic!("alpha dropped");
+        };
+        assert_eq!(g.get_pixel(0, 0).0[1], 40);
+    }
+
+    #[test]
+    fn bright_and_contrast_move_levels_the_right_way() {
+        let mid = opaque([100, 100, 100]);
+        let level = |img: DynamicImage| img.to_rgb8().get_pixel(0, 0).0[0];
+        assert_eq!(level(bright(&mid, 0)), 100);
+        assert!(level(bright(&mid, 20)) > 100);
+        assert!(level(bright(&mid, -20)) < 100);
+        assert_eq!(level(bright(&mid, 100)), 255);
+        assert_eq!(level(bright(&mid, -100)), 0);
+        // Contrast pushes levels away from the middle, or pulls them in.
+        assert!(level(contrast(&mid, 50)) < 100);
+        assert!(level(contrast(&opaque([160, 160, 160]), 50)) > 160);
+        assert!(level(contrast(&mid, -50)) > 100);
+    }
+
+    #[test]
+    fn sharpen_steepens_an_edge_and_leaves_flat_areas() {
+        let edge = DynamicImage::ImageRgb8(RgbImage::from_fn(20, 4, |x, _| {
+            Px(if x < 10 { [80; 3] } else { [160; 3] })
+        }));
+        let out = sharpen(&edge, 200, Deadline::NONE)
+            .expect("sharpened")
+            .to_rgb8();
+        assert!(out.get_pixel(9, 1).0[0] < 80, "dark side darkened");
+        assert!(out.get_pixel(10, 1).0[0] > 160, "light side lightened");
+        assert_eq!(out.get_pixel(0, 1).0[0], 80, "far from the edge");
+        let flat = opaque([50, 60, 70]);
+        assert_eq!(
+            sharpen(&flat, 300, Deadline::NONE).expect("sharpened"),
+            flat
+        );
+    }
+}

@@ -3,12 +3,13 @@
 //! and inside every long loop.
 //!
 //! The same walk, run dry over frame counts and sizes, gives the memory a rule holds at its
-//! peak ([`peak_bytes`]): the estimate follows exactly the steps the executor takes.
+//! peak (`peak_bytes`): the estimate follows exactly the steps the executor takes.
 
 use std::borrow::Cow;
 use std::time::Instant;
 
 use image::DynamicImage;
+use serde::Serialize;
 
 use crate::deadline::Deadline;
 use crate::decode::{Decoded, Frame, Source};
@@ -20,10 +21,26 @@ use crate::geometry;
 use crate::limits::Limits;
 use crate::memory::{self, Meter};
 use crate::ops;
-use crate::rule::{
-    FlipAxis, MogrOp, OutputOp, Processor, QualitySpec, Rgb, Rule, View2, Watermark,
-};
-use crate::{Output, OutputFacts};
+use crate::rule::{MogrOp, OutputOp, Processor, QualitySpec, Rule, View2, Watermark};
+use crate::step::Step;
+
+/// Facts about one processed result (`ProcessResults/Object`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputFacts {
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+    pub size: u64,
+    pub quality: u8,
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub bytes: Vec<u8>,
+    pub facts: OutputFacts,
+    /// Set when `ignore-error/1` turned a failure into "return the input unchanged".
+    pub ignored_error: Option<String>,
+}
 
 /// What the rule says about encoding. Output parameters don't move pixels, so they are
 /// gathered in one pass up front (a later one overrides an earlier one).
@@ -71,58 +88,6 @@ impl OutputSpec {
 
     pub fn format_for(&self, input: Format) -> Format {
         self.format.unwrap_or(input)
-    }
-}
-
-/// One pixel step, as the walk of a rule makes it for the current size. The executor runs
-/// it on every frame; the dry run only asks its result's size and what it allocates.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Step {
-    Resize(u32, u32),
-    Pad(u32, u32, Rgb),
-    Crop { x: u32, y: u32, w: u32, h: u32 },
-    Circle(u32),
-    Rounded(u32),
-    Rotate(f64),
-    Orient(u16),
-    Flip(FlipAxis),
-    Blur(f32),
-    Sharpen(u32),
-    Bright(i32),
-    Contrast(i32),
-    Grayscale,
-}
-
-impl Step {
-    fn run(&self, img: &DynamicImage, deadline: Deadline) -> Result<DynamicImage> {
-        Ok(match *self {
-            Step::Resize(w, h) => return ops::resize(img, w, h, deadline),
-            Step::Pad(w, h, color) => ops::pad(img, w, h, color),
-            Step::Crop { x, y, w, h } => ops::crop(img, x, y, w, h),
-            Step::Circle(r) => return ops::circle(img, r, deadline),
-            Step::Rounded(r) => return ops::rounded(img, r, deadline),
-            Step::Rotate(deg) => return ops::rotate(img, deg, deadline),
-            Step::Orient(o) => ops::orient(img, o),
-            Step::Flip(axis) => ops::flip(img, axis),
-            Step::Blur(sigma) => return ops::blur(img, sigma, deadline),
-            Step::Sharpen(v) => return ops::sharpen(img, v, deadline),
-            Step::Bright(v) => ops::bright(img, v),
-            Step::Contrast(v) => ops::contrast(img, v),
-            Step::Grayscale => ops::grayscale(img),
-        })
-    }
-
-    /// The size of the step's result for a frame of `size`.
-    pub(crate) fn size(&self, size: (u32, u32)) -> (u32, u32) {
-        let (w, h) = size;
-        match *self {
-            Step::Resize(tw, th) | Step::Pad(tw, th, _) => (tw, th),
-            Step::Crop { x, y, w: cw, h: ch } => ops::crop_size(w, h, x, y, cw, ch),
-            Step::Circle(r) => ops::circle_size(w, h, r),
-            Step::Rotate(deg) => ops::rotate_size(w, h, deg),
-            Step::Orient(5..=8) => (h, w),
-            _ => (w, h),
-        }
     }
 }
 
@@ -218,8 +183,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// Steps other than resizes work in source pixels: bring a shrunk decode back to the
-    /// logical size first. [`needed_size`] makes this unreachable in practice; it keeps the
-    /// geometry right if the two ever disagree.
+    /// logical size first. [`geometry::needed_size`] makes this unreachable in practice; it
+    /// keeps the geometry right if the two ever disagree.
     fn full_size(&mut self) -> Result<()> {
         let (w, h) = self.logical;
         if self.actual() != (w, h) {
@@ -557,46 +522,14 @@ fn mogr_step(ctx: &mut Ctx<'_>, op: &MogrOp) -> Result<()> {
     Ok(())
 }
 
-/// The smallest decoded size `rule` can start from without losing detail: the target of its
-/// first resize (thumbnail or imageView2), or the full size when another step comes first.
-pub fn needed_size(rule: &Rule, source: &crate::decode::Source) -> (u32, u32) {
-    let full = (source.width, source.height);
-    // auto-orient before the resize turns the image: the target is in turned coordinates.
-    let mut turned = false;
-    let first = rule.processors.first();
-    let target = match first {
-        Some(Processor::ImageView2(v)) => {
-            let p = geometry::view2(v, full.0, full.1);
-            Some((p.width, p.height))
-        }
-        Some(Processor::ImageMogr2(ops)) => {
-            let mut found = None;
-            for op in ops {
-                match op {
-                    MogrOp::Output(_) => continue,
-                    MogrOp::AutoOrient => turned = source.orientation >= 5,
-                    MogrOp::Thumbnail { spec, .. } => {
-                        let (w, h) = if turned { (full.1, full.0) } else { full };
-                        found = Some(geometry::thumbnail(spec, w, h));
-                        break;
-                    }
-                    _ => break,
-                }
-            }
-            found
-        }
-        Some(Processor::Watermark(_)) | None => None,
-    };
-    match target {
-        Some((w, h)) if turned => (h.min(full.0), w.min(full.1)),
-        Some((w, h)) => (w.min(full.0), h.min(full.1)),
-        None => full,
-    }
-}
-
+/// imageView2's resize and centred crop; without a mode it resizes nothing (its output
+/// parameters were gathered by [`OutputSpec::of`]).
 fn view2_step(ctx: &mut Ctx<'_>, v: &View2) -> Result<()> {
+    let Some(resize) = &v.resize else {
+        return Ok(());
+    };
     let (w, h) = ctx.size();
-    let plan = geometry::view2(v, w, h);
+    let plan = geometry::view2(resize, w, h);
     ctx.resize_to(plan.width, plan.height, "imageView2")?;
     if let Some((cw, ch)) = plan.crop {
         let x = (plan.width - cw) / 2;
@@ -605,3 +538,7 @@ fn view2_step(ctx: &mut Ctx<'_>, v: &View2) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;

@@ -191,12 +191,11 @@ impl ProxyHttp for Picops {
             match Passthrough::new(
                 route,
                 identity,
+                copy_source,
                 &method,
                 &headers,
-                copy_source,
-                slow,
                 &resource,
-                &self.engine.config.encryption,
+                &self.engine.config,
             ) {
                 Ok(p) => ctx.passthrough = Some(p),
                 Err(e) => {

@@ -11,15 +11,15 @@ use pingora::{Error as PError, ErrorType, Result as PResult};
 use crate::access;
 use crate::auth::{self, Identity};
 use crate::body_guard::{self, BodyGuard};
+use crate::config::Config;
 use crate::cos_dialect;
-use crate::encryption::Encryption;
 use crate::error::ApiError;
 use crate::listing::ListingFilter;
 use crate::metrics::METRICS;
 use crate::route::{upstream_path, CopySource, Route};
 use crate::sign::Payload;
 use crate::store_errors::ErrorBody;
-use crate::timeouts::{BodyRate, SlowClientLimits};
+use crate::timeouts::BodyRate;
 use crate::upstream::UpstreamSide;
 
 /// What a passthrough carries from its request header to its body and its answer.
@@ -89,13 +89,13 @@ impl Passthrough {
     pub fn new(
         route: Route,
         identity: Identity,
+        copy_source: Option<CopySource>,
         method: &Method,
         headers: &http::HeaderMap,
-        copy_source: Option<CopySource>,
-        slow: SlowClientLimits,
         resource: &str,
-        encryption: &Encryption,
+        config: &Config,
     ) -> Result<Passthrough, ApiError> {
+        let encryption = &config.encryption;
         let delete_objects = access::bucket_post(&route, method, headers)?;
         let decoded_length = body_guard::decoded_length(headers);
         let guard = BodyGuard::new(&identity.body, decoded_length, delete_objects)?;
@@ -123,7 +123,7 @@ impl Passthrough {
             guard,
             copy_source,
             listing,
-            body_rate: BodyRate::new(slow),
+            body_rate: BodyRate::new(config.slow_clients),
         })
     }
 
@@ -158,7 +158,7 @@ impl Passthrough {
             .params()
             .filter(|(name, pair)| {
                 let empty = pair.split_once('=').is_none_or(|(_, v)| v.is_empty());
-                !auth::is_auth_param(name) && !(name == "delimiter" && empty)
+                !(auth::is_auth_param(name) || name == "delimiter" && empty)
             })
             .map(|(_, pair)| pair)
             .collect();

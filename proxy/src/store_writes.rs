@@ -34,18 +34,31 @@ struct Write {
     headers: Headers,
 }
 
+/// Where and how a processing call's objects are written.
+pub struct Target<'a> {
+    pub upstream: &'a UpstreamClient,
+    /// The request's route: the original's key and the host of every `Location`.
+    pub route: &'a Route,
+    pub bucket: &'a str,
+    pub ops: &'a PicOperations,
+    pub stored: &'a StoredHeaders,
+}
+
 /// Write the results (and the original, when `original_body` is given), all or nothing:
 /// after a failed write, objects this request created are deleted again.
 pub async fn write_results(
-    upstream: &UpstreamClient,
-    route: &Route,
-    bucket: &str,
-    ops: &PicOperations,
+    target: &Target<'_>,
     processed: Processed,
     stored_etag: Option<String>,
     original_body: Option<Original>,
-    stored: &StoredHeaders,
 ) -> Result<(OriginalInfo, Vec<ProcessedObject>), ApiError> {
+    let Target {
+        upstream,
+        route,
+        bucket,
+        ops,
+        stored,
+    } = *target;
     let source_key = route.key.clone();
     // Results' bytes move into the writes; their facts stay for the answer.
     let mut facts = Vec::with_capacity(processed.outputs.len());

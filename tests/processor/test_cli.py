@@ -165,6 +165,8 @@ GEOMETRY = [
     ("imageView2/5/w/500/h/400", (1000, 500), (500, 400)),
     ("imageView2/5/w/500/h/400", (500, 1000), (400, 500)),
     ("imageView2/2/w/5000/h/4000", (1000, 500), (1000, 500)),
+    ("imageView2/2/w/100", (1000, 500), (100, 50)),
+    ("imageView2/format/png", (333, 777), (333, 777)),
     ("imageMogr2/thumbnail/500x|imageView2/1/w/100/h/100", (1000, 500), (100, 100)),
 ]
 
@@ -200,6 +202,33 @@ def test_shrink_on_load_geometry(name, rule, expected, tmp_path):
     process(PHOTOS / name, rule + "/format/png", out)
     with Image.open(out) as im:
         assert im.size == expected
+
+
+# imageView2 without a mode converts or recompresses at the input's size (COS's own example
+# is imageView2/format/png); with a mode, one side is enough. Input: a 400x300 JPEG, quality 95.
+VIEW2_NO_MODE = [
+    ("imageView2/format/png", "PNG", (400, 300), 100),
+    ("imageView2/q/80", "JPEG", (400, 300), 80),
+    ("imageView2/2/w/100", "JPEG", (100, 75), None),
+]
+
+
+@pytest.mark.parametrize("rule,fmt,expected,quality", VIEW2_NO_MODE, ids=[r for r, *_ in VIEW2_NO_MODE])
+def test_imageview2_mode_is_optional(rule, fmt, expected, quality, tmp_path):
+    src = tmp_path / "in.jpg"
+    with Image.open(PHOTOS / "autumn-2560x1600.jpg") as im:
+        im.resize((400, 300)).save(src, quality=95)
+    out = tmp_path / "out"
+    facts = process(src, rule, out)
+    with Image.open(out) as im:
+        im.load()
+        assert im.format == fmt and im.size == expected
+    assert facts["format"] == fmt and (facts["width"], facts["height"]) == expected
+    assert facts["size"] == out.stat().st_size
+    if quality is not None:
+        assert facts["quality"] == quality
+    if fmt == "JPEG" and quality is not None and shutil.which("identify"):
+        assert abs(imagemagick_quality(out) - quality) <= 2
 
 
 def test_auto_orient_then_thumbnail_on_jpeg(tmp_path):
@@ -379,6 +408,8 @@ def test_thumbnail_similar_to_libvips(name, tmp_path):
         ("imageMogr2/thumbnail/abc", "expected <W>x<H> at 'abc'"),
         ("imageMogr2/rotate/400", "expected degrees"),
         ("imageView2/9/w/1", "mode must be 0-5"),
+        ("imageView2/w/100", "w and h need a mode before them (imageView2/<mode>/w/<W>/h/<H>) at 'w'"),
+        ("imageView2/2", "a mode needs at least one of w and h at '2'"),
         ("imageMogr2/thumbnail/20000x", "exceeds 9999"),
         ("imageMogr2/format/tiff", "unsupported output format"),
     ],

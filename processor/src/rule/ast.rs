@@ -61,7 +61,8 @@ impl Rule {
 pub enum Processor {
     /// `imageMogr2/...`: parameters applied in the order written.
     ImageMogr2(Vec<MogrOp>),
-    /// `imageView2/<mode>/w/<W>/h/<H>/...`.
+    /// `imageView2/<mode>/w/<W>/h/<H>/...`, or output parameters only
+    /// (`imageView2/format/png`).
     ImageView2(View2),
     /// `watermark/1/...` (image) or `watermark/2/...` (text).
     Watermark(Watermark),
@@ -232,10 +233,18 @@ pub enum FlipAxis {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rgb(pub u8, pub u8, pub u8);
 
+/// `imageView2[/<mode>/w/<W>/h/<H>]` with its output parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct View2 {
+    /// The mode and its box; `None` (`imageView2/format/png`) resizes nothing.
+    pub resize: Option<View2Resize>,
+    pub output: Vec<OutputOp>,
+}
+
+/// `/<mode>/w/<W>/h/<H>`: a mode 0-5 with at least one of the two sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View2Resize {
     pub mode: u8,
     pub width: Option<u32>,
     pub height: Option<u32>,
-    pub output: Vec<OutputOp>,
 }

@@ -2,6 +2,8 @@
 
 pub mod ast;
 mod parse;
+mod values;
 
 pub use ast::*;
-pub use parse::{decode_base64, parse_rule};
+pub use parse::parse_rule;
+pub use values::decode_base64;

@@ -26,8 +26,9 @@ pub async fn handle(
         .map_err(|e| ApiError::InvalidArgument(format!("CompleteMultipartUpload body: {e}")))?;
     let key = &req.route.key;
     let etag = call
+        .dest
         .upstream
-        .complete_multipart(&call.bucket, key, upload_id, parts)
+        .complete_multipart(&call.dest.bucket, key, upload_id, parts)
         .await?;
     // From here on the original exists and cannot be un-completed: say so on failure.
     let stored = |e: ApiError| {
@@ -36,27 +37,19 @@ pub async fn handle(
         )
     };
     let (data, _) = engine
-        .fetch_source(call.upstream, &mut call.budget, &call.bucket, key)
+        .fetch_source(call.dest.upstream, &mut call.budget, &call.dest.bucket, key)
         .await
         .map_err(stored)?;
     let processed = engine
         .process(data, call.rules, call.budget)
         .await
         .map_err(stored)?;
-    let (original, results) = write_results(
-        call.upstream,
-        &req.route,
-        &call.bucket,
-        &call.ops,
-        processed,
-        Some(etag),
-        None,
-        &call.stored,
-    )
-    .await
-    .map_err(stored)?;
+    let (original, results) =
+        write_results(&call.dest.target(&req.route), processed, Some(etag), None)
+            .await
+            .map_err(stored)?;
     Ok(Reply::xml(
         200,
-        xml::complete_result(&call.bucket, &original, &results),
+        xml::complete_result(&call.dest.bucket, &original, &results),
     ))
 }

@@ -19,23 +19,14 @@ pub async fn handle(
     let mut call = pic_common::prepare(engine, &req, identity).await?;
     let (body, etag) = engine
         .fetch_source(
-            call.upstream,
+            call.dest.upstream,
             &mut call.budget,
-            &call.bucket,
+            &call.dest.bucket,
             &req.route.key,
         )
         .await?;
     let processed = engine.process(body, call.rules, call.budget).await?;
-    let (original, results) = write_results(
-        call.upstream,
-        &req.route,
-        &call.bucket,
-        &call.ops,
-        processed,
-        Some(etag),
-        None,
-        &call.stored,
-    )
-    .await?;
+    let (original, results) =
+        write_results(&call.dest.target(&req.route), processed, Some(etag), None).await?;
     Ok(Reply::xml(200, xml::upload_result(&original, &results)))
 }

@@ -11,22 +11,41 @@ use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::pic_ops::PicOperations;
 use crate::request::Request;
-use crate::route::validate_key;
+use crate::route::{validate_key, Route};
 use crate::rule_resolver;
+use crate::store_writes::Target;
 use crate::stored_headers::{self, StoredHeaders};
 use crate::upstream::UpstreamClient;
 
 pub struct PicCall<'e> {
-    pub bucket: String,
-    pub ops: PicOperations,
+    /// Where the call writes.
+    pub dest: Destination<'e>,
     /// Shared by the plan and the parallel rule jobs.
     pub rules: Arc<Vec<Rule>>,
     /// Memory is reserved before bytes are read, and pixels before they are decoded; both
     /// are held until the answer is written (and until the last processing job has ended).
     pub budget: Budget,
+}
+
+pub struct Destination<'e> {
+    pub bucket: String,
+    pub ops: PicOperations,
     pub upstream: &'e UpstreamClient,
     /// What the written objects are stored with.
     pub stored: StoredHeaders,
+}
+
+impl Destination<'_> {
+    /// Where the call's objects are written.
+    pub fn target<'a>(&'a self, route: &'a Route) -> Target<'a> {
+        Target {
+            upstream: self.upstream,
+            route,
+            bucket: &self.bucket,
+            ops: &self.ops,
+            stored: &self.stored,
+        }
+    }
 }
 
 pub async fn prepare<'e>(
@@ -63,11 +82,13 @@ pub async fn prepare<'e>(
     )
     .await?;
     Ok(PicCall {
-        bucket,
-        ops,
+        dest: Destination {
+            bucket,
+            ops,
+            upstream,
+            stored,
+        },
         rules: Arc::new(rules),
         budget,
-        upstream,
-        stored,
     })
 }

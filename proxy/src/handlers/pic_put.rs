@@ -44,14 +44,10 @@ pub async fn handle(
         sha256,
     };
     let (original, results) = write_results(
-        call.upstream,
-        &req.route,
-        &call.bucket,
-        &call.ops,
+        &call.dest.target(&req.route),
         processed,
         None,
         Some(original),
-        &call.stored,
     )
     .await?;
     drop(held);

@@ -1,4 +1,5 @@
-# Sourced by scripts/test: build Garage once into the cache and run a single-node cluster.
+# Sourced by scripts/test and scripts/serve: build Garage once into the cache (picops runs it
+# as its embedded store), and run a single-node cluster for the --upstream test run.
 GARAGE_VERSION=2.5.0
 GARAGE_ROOT="$CACHE/garage"
 GARAGE_BIN="$GARAGE_ROOT/bin/garage"

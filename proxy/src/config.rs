@@ -86,6 +86,8 @@ pub struct Config {
     /// `None`: start the embedded store in `data_dir`.
     pub upstream: Option<Upstream>,
     pub data_dir: PathBuf,
+    /// The Garage binary of the embedded store.
+    pub store_bin: PathBuf,
     pub base_domains: Vec<String>,
     pub domains: BTreeMap<String, String>,
     pub max_body: u64,
@@ -237,6 +239,7 @@ impl Config {
             listen: s.listen,
             upstream,
             data_dir: s.data_dir,
+            store_bin: s.store_bin,
             base_domains: s.base_domains,
             domains: tables.domains,
             max_body: s.max_body,

@@ -71,23 +71,35 @@ pub fn serve(args: &config::ServeArgs) -> Result<(), String> {
         } else {
             &[]
         };
-    let upstream = match &config.upstream {
-        Some(u) => u.clone(),
-        None => embedded::start(&config.data_dir, callers_for_store, config.upstream_timeout)?,
+    // The embedded store lives as long as this function, which serves until the process ends.
+    let (upstream, callers, _store) = match &config.upstream {
+        Some(u) => {
+            let callers = callers_for_store
+                .iter()
+                .map(|c| {
+                    (
+                        c.access_key.clone(),
+                        config::Upstream {
+                            access_key: c.access_key.clone(),
+                            secret_key: c.secret_key.clone(),
+                            ..u.clone()
+                        },
+                    )
+                })
+                .collect();
+            (u.clone(), callers, None)
+        }
+        None => {
+            let store = embedded::start(
+                &config.data_dir,
+                &config.store_bin,
+                callers_for_store,
+                config.upstream_timeout,
+            )?;
+            (store.service.clone(), store.callers.clone(), Some(store))
+        }
     };
-    let callers: Vec<(String, config::Upstream)> = callers_for_store
-        .iter()
-        .map(|c| {
-            (
-                c.access_key.clone(),
-                config::Upstream {
-                    access_key: c.access_key.clone(),
-                    secret_key: c.secret_key.clone(),
-                    ..upstream.clone()
-                },
-            )
-        })
-        .collect();
+    let callers: Vec<(String, config::Upstream)> = callers;
     let keyring = auth::Keyring::new(
         config.credentials.clone(),
         auth::Policy {

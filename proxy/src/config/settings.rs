@@ -59,6 +59,11 @@ settings! {
             key: "data_dir", flag: "data-dir", env: "PICOPS_DATA_DIR",
             default: "picops-data",
         }
+        /// The Garage binary picops runs as its embedded store (scripts/serve builds one).
+        store_bin: Option<PathBuf> {
+            key: "store_bin", flag: "store-bin", env: "PICOPS_STORE_BIN",
+            default: "garage",
+        }
         /// Threads running image processing (and pingora workers). Default: the number of
         /// cores.
         workers: Option<usize> {

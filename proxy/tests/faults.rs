@@ -1,5 +1,5 @@
-//! Upstream faults (issue 8): a fault-injecting TCP proxy sits between `picops serve` and a
-//! real S3 store (s3s-fs, started in this test process). For each fault, a processing upload
+//! Upstream faults: a fault-injecting TCP proxy sits between `picops serve` and a real S3
+//! store (picops' embedded Garage, started by this test process; needs `PICOPS_STORE_BIN`). For each fault, a processing upload
 //! gets a clear 5xx COS error, the store is left without any object of that request, and the
 //! same upload succeeds once the fault is gone.
 
@@ -16,8 +16,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-const STORE_KEY: &str = "store-service-key";
-const STORE_SECRET: &str = "store-service-secret";
 const CLIENT_KEY: &str = "AKIDfaults";
 const CLIENT_SECRET: &str = "faults-secret";
 const BUCKET: &str = "faults-bucket";
@@ -51,23 +49,42 @@ fn image() -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The store: picops' own embedded s3s-fs store (the same code `picops serve` runs without
-/// `--upstream`), on its own port and thread, also accepting the test's service key.
-async fn start_store() -> (SocketAddr, PathBuf) {
+/// The store: picops' own embedded store (the same code `picops serve` runs without
+/// `--upstream`), with the key it signs with.
+struct Store {
+    addr: SocketAddr,
+    dir: PathBuf,
+    key: String,
+    secret: String,
+    region: String,
+    _running: picops::embedded::Embedded,
+}
+
+async fn start_store() -> Store {
+    let bin = std::env::var_os("PICOPS_STORE_BIN").expect(
+        "PICOPS_STORE_BIN: the Garage binary the embedded store runs (scripts/test sets it)",
+    );
     let dir = std::env::temp_dir().join(format!("picops-faults-{}", uuid::Uuid::new_v4()));
-    let service_key = picops::auth::Credential {
-        access_key: STORE_KEY.into(),
-        secret_key: STORE_SECRET.into(),
-        buckets: None,
-        session_token: None,
-    };
-    let store = picops::embedded::start(&dir, &[service_key], Duration::from_secs(30)).unwrap();
-    let addr = store
-        .endpoint
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
-    (addr, dir)
+    let running = picops::embedded::start(
+        &dir,
+        std::path::Path::new(&bin),
+        &[],
+        Duration::from_secs(30),
+    )
+    .expect("embedded store");
+    let up = running.service.clone();
+    Store {
+        addr: up
+            .endpoint
+            .trim_start_matches("http://")
+            .parse()
+            .expect("store address"),
+        dir,
+        key: up.access_key,
+        secret: up.secret_key,
+        region: up.region,
+        _running: running,
+    }
 }
 
 /// Read an HTTP/1.1 request head (through the blank line); returns it and any body bytes
@@ -252,7 +269,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_picops(upstream: SocketAddr, data: &std::path::Path) -> Picops {
+async fn start_picops(upstream: SocketAddr, store: &Store, data: &std::path::Path) -> Picops {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_picops"))
         .args([
@@ -267,13 +284,13 @@ async fn start_picops(upstream: SocketAddr, data: &std::path::Path) -> Picops {
             "--upstream",
             &format!("http://{upstream}"),
             "--upstream-region",
-            "us-east-1",
+            &store.region,
         ])
         .args([
             "--upstream-access-key",
-            STORE_KEY,
+            &store.key,
             "--upstream-secret-key",
-            STORE_SECRET,
+            &store.secret,
         ])
         .args(["--upstream-timeout-secs", "2"])
         .args(["--access-key", CLIENT_KEY, "--secret-key", CLIENT_SECRET])
@@ -289,10 +306,11 @@ async fn start_picops(upstream: SocketAddr, data: &std::path::Path) -> Picops {
     Picops { child, port }
 }
 
-fn s3(endpoint: String, key: &str, secret: &str) -> aws_sdk_s3::Client {
+fn s3(endpoint: String, key: &str, secret: &str, region: &str) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region.to_string()))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(key, secret, None, None, "test"))
         .force_path_style(true)
@@ -306,26 +324,32 @@ struct Env {
     _picops: Picops,
     client: aws_sdk_s3::Client,
     store: aws_sdk_s3::Client,
-    _dir: PathBuf,
+    _store: Store,
 }
 
 async fn env() -> Env {
-    let (store_addr, dir) = start_store().await;
-    let store = s3(format!("http://{store_addr}"), STORE_KEY, STORE_SECRET);
+    let running = start_store().await;
+    let store = s3(
+        format!("http://{}", running.addr),
+        &running.key,
+        &running.secret,
+        &running.region,
+    );
     store.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let proxy = start_fault_proxy(store_addr).await;
-    let picops = start_picops(proxy.addr, &dir.join("unused")).await;
+    let proxy = start_fault_proxy(running.addr).await;
+    let picops = start_picops(proxy.addr, &running, &running.dir.join("unused")).await;
     let client = s3(
         format!("http://127.0.0.1:{}", picops.port),
         CLIENT_KEY,
         CLIENT_SECRET,
+        "us-east-1",
     );
     Env {
         proxy,
         _picops: picops,
         client,
         store,
-        _dir: dir,
+        _store: running,
     }
 }
 

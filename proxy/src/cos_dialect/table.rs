@@ -35,7 +35,8 @@ pub(super) enum ToCos {
     Map(fn(&str) -> String),
     /// Not sent: COS clients would read it as something it is not.
     Drop,
-    /// Left as the store sent it: S3 does not send it in responses, or COS has no name for it.
+    /// Not sent to COS clients either: S3 does not send it in responses, or COS has no name
+    /// for it.
     Keep,
 }
 

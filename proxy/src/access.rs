@@ -136,15 +136,18 @@ pub fn check_signed_headers(identity: &Identity, headers: &HeaderMap) -> Result<
 /// inventory and analytics exports): only a key that may use every bucket may set them.
 const CROSS_BUCKET_CONFIGS: &[&str] = &["logging", "replication", "inventory", "analytics"];
 
-/// What a bucket-level POST may be: DeleteObjects only, with its body readable as sent.
-/// Returns whether the request is a DeleteObjects whose keys the body guard must check.
+/// What a bucket-level POST passed through may be: DeleteObjects only, with its body
+/// readable as sent. (A form upload, `multipart/form-data` without a query, is the
+/// `PostObject` operation, answered by its handler and never passed through.) Returns whether
+/// the request is a DeleteObjects whose keys the body guard must check.
 pub fn bucket_post(route: &Route, method: &Method, headers: &HeaderMap) -> Result<bool, ApiError> {
     if *method != Method::POST || route.bucket.is_none() || !route.key.is_empty() {
         return Ok(false);
     }
     if !route.has_param("delete") {
-        return Err(ApiError::NotImplemented(
-            "POST to a bucket (HTML form upload) is not supported by picops; upload with PUT"
+        return Err(ApiError::InvalidArgument(
+            "a POST to a bucket is either DeleteObjects (?delete) or a browser form upload \
+             (POST Object: multipart/form-data, no query parameters)"
                 .into(),
         ));
     }

@@ -102,8 +102,8 @@ pub struct Config {
     pub public_read: Vec<String>,
     /// Buckets anonymous callers may list.
     pub public_list: Vec<String>,
-    /// Server-side encryption kinds the store performs.
-    pub encryption: crate::encryption::Encryption,
+    /// Object features the store performs.
+    pub store_features: crate::store_features::StoreFeatures,
     pub max_skew: std::time::Duration,
     /// Longest COS `q-sign-time` window accepted.
     pub max_sign_window: std::time::Duration,
@@ -257,7 +257,7 @@ impl Config {
             generated_credentials,
             public_read: s.public_read,
             public_list: s.public_list,
-            encryption: crate::encryption::Encryption::parse(&s.upstream_encryption)?,
+            store_features: crate::store_features::StoreFeatures::parse(&s.upstream_features)?,
             max_skew: Duration::from_secs(s.max_skew_secs),
             max_sign_window: Duration::from_secs(s.max_sign_window_secs),
             sign_upstream_as: s.sign_upstream_as,

@@ -5,6 +5,7 @@
 use http::Method;
 
 use crate::auth::is_auth_param;
+use crate::form_data::is_form_data;
 use crate::route::Route;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,9 @@ pub enum Operation {
     ProcessOnGet { rule: String },
     /// `GET /?location` from a COS client: COS answers the bucket's region.
     BucketLocation,
+    /// `POST /` on a bucket, no query, `multipart/form-data`: a browser form upload, which
+    /// carries its signature in the form (its handler authenticates it).
+    PostObject,
     /// A GET of an object with a query parameter picops does not implement (refused, so a
     /// client never takes the original for a processed result), or COS's APPEND.
     Unsupported { param: String },
@@ -51,9 +55,20 @@ impl Operation {
         route: &Route,
         has_pic_ops: bool,
         cos_client: bool,
+        content_type: Option<&str>,
     ) -> Operation {
         let bucket = route.bucket.is_some();
         let object = bucket && !route.key.is_empty();
+        // The one request the gateway lets in unsigned to its handler: nothing else may
+        // take this shape (no key, no query parameter at all).
+        if bucket
+            && !object
+            && method == Method::POST
+            && route.params().next().is_none()
+            && content_type.is_some_and(is_form_data)
+        {
+            return Operation::PostObject;
+        }
         if cos_client && bucket && !object && method == Method::GET && route.has_param("location") {
             return Operation::BucketLocation;
         }
@@ -111,6 +126,7 @@ impl Operation {
             Operation::ImageExif => "GetImageExif",
             Operation::ProcessOnGet { .. } => "GetProcessedImage",
             Operation::BucketLocation => "GetBucketLocation",
+            Operation::PostObject => "PostObject",
             Operation::Unsupported { .. } => "Unsupported",
             Operation::Passthrough(name) => name,
         }
@@ -195,5 +211,50 @@ fn s3_operation(method: &Method, route: &Route) -> &'static str {
         ("DELETE", true, false) => "DeleteBucket",
         ("POST", true, false) if route.has_param("delete") => "DeleteObjects",
         _ => "Other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::{self, Routing};
+
+    fn classify(method: Method, uri: &str, content_type: Option<&str>) -> Operation {
+        let route = route::route(
+            &uri.parse().unwrap(),
+            Some("127.0.0.1"),
+            &Routing::default(),
+        )
+        .unwrap();
+        Operation::classify(&method, &route, false, false, content_type)
+    }
+
+    #[test]
+    fn only_a_bare_bucket_form_post_is_a_form_upload() {
+        let form = Some("multipart/form-data; boundary=x");
+        assert_eq!(classify(Method::POST, "/b", form), Operation::PostObject);
+        assert_eq!(classify(Method::POST, "/b/", form), Operation::PostObject);
+        assert_eq!(
+            classify(Method::POST, "/b", Some("Multipart/Form-Data;boundary=x")),
+            Operation::PostObject
+        );
+        for (method, uri, ct) in [
+            (Method::POST, "/b?delete", form),
+            (Method::POST, "/b?uploads", form),
+            (Method::POST, "/b?x-id=PostObject", form),
+            (Method::POST, "/b/k", form),
+            (Method::POST, "/b/k?uploads", form),
+            (Method::POST, "/", form),
+            (Method::PUT, "/b", form),
+            (Method::POST, "/b", Some("application/xml")),
+            (Method::POST, "/b", Some("multipart/mixed; boundary=x")),
+            (Method::POST, "/b", None),
+        ] {
+            assert_ne!(
+                classify(method.clone(), uri, ct),
+                Operation::PostObject,
+                "{method} {uri} {ct:?}"
+            );
+        }
     }
 }

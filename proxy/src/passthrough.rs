@@ -95,7 +95,7 @@ impl Passthrough {
         resource: &str,
         config: &Config,
     ) -> Result<Passthrough, ApiError> {
-        let encryption = &config.encryption;
+        let features = &config.store_features;
         let delete_objects = access::bucket_post(&route, method, headers)?;
         let decoded_length = body_guard::decoded_length(headers);
         let guard = BodyGuard::new(&identity.body, decoded_length, delete_objects)?;
@@ -105,11 +105,11 @@ impl Passthrough {
         let cos = match cos_dialect::is_cos_client(headers, query) {
             true => {
                 let (changes, s3) = Translated::of(headers)?;
-                encryption.check(&s3)?;
+                features.check(&s3)?;
                 Some(changes)
             }
             false => {
-                encryption.check(headers)?;
+                features.check(headers)?;
                 None
             }
         };

@@ -7,8 +7,8 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::cos_dialect;
-use crate::encryption::Encryption;
 use crate::error::ApiError;
+use crate::store_features::StoreFeatures;
 
 pub type Headers = Vec<(HeaderName, HeaderValue)>;
 
@@ -47,13 +47,13 @@ fn describes(name: &str) -> bool {
 /// translated, and refused as a plain PUT's would be).
 pub fn from_request(
     headers: &HeaderMap,
-    encryption: &Encryption,
+    features: &StoreFeatures,
 ) -> Result<StoredHeaders, ApiError> {
     let mut s3 = headers.clone();
     if headers.keys().any(|k| k.as_str().starts_with("x-cos-")) {
         cos_dialect::request_to_s3(&mut s3)?;
     }
-    encryption.check(&s3)?;
+    features.check(&s3)?;
     let mut out = StoredHeaders::default();
     for (name, value) in s3.iter() {
         let n = name.as_str();
@@ -91,7 +91,13 @@ mod tests {
 
     #[test]
     fn the_original_keeps_everything_results_keep_protection() {
-        let sse = Encryption::parse(&["sse-s3".into()]).unwrap();
+        let sse = StoreFeatures::parse(&[
+            "sse-s3".into(),
+            "acl".into(),
+            "tagging".into(),
+            "storage-classes".into(),
+        ])
+        .unwrap();
         let h = from_request(
             &map(&[
                 ("x-cos-meta-origin", "cam"),
@@ -131,7 +137,7 @@ mod tests {
 
     #[test]
     fn what_a_plain_put_refuses_is_refused() {
-        let none = Encryption::default();
+        let none = StoreFeatures::default();
         let e = from_request(&map(&[("x-cos-storage-class", "NOT_A_CLASS")]), &none).unwrap_err();
         assert_eq!(e.status(), 400);
         assert!(from_request(&map(&[("x-cos-callback", "x")]), &none).is_err());

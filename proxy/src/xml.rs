@@ -175,6 +175,49 @@ pub fn complete_result(
     out
 }
 
+/// POST Object's answer with `success_action_status=201`.
+pub fn post_response(location: &str, bucket: &str, key: &str, etag: &str) -> String {
+    let mut out = String::from(DECL);
+    out.push_str("<PostResponse>");
+    el(&mut out, "Location", location);
+    el(&mut out, "Bucket", bucket);
+    el(&mut out, "Key", key);
+    el(&mut out, "ETag", etag);
+    out.push_str("</PostResponse>");
+    out
+}
+
+#[derive(Deserialize)]
+struct Tagging {
+    #[serde(rename = "TagSet")]
+    tag_set: TagSet,
+}
+
+#[derive(Deserialize)]
+struct TagSet {
+    #[serde(rename = "Tag", default)]
+    tags: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+struct Tag {
+    #[serde(rename = "Key")]
+    key: String,
+    #[serde(rename = "Value", default)]
+    value: String,
+}
+
+/// The (key, value) pairs of a `<Tagging><TagSet><Tag>…` document (POST Object's `tagging`
+/// field).
+pub fn parse_tagging(body: &str) -> Result<Vec<(String, String)>, String> {
+    let t: Tagging = quick_xml::de::from_str(body).map_err(|e| format!("tagging XML: {e}"))?;
+    Ok(t.tag_set
+        .tags
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect())
+}
+
 /// Parts of a client's `<CompleteMultipartUpload>` body: (PartNumber, ETag).
 pub fn parse_complete_parts(xml: &[u8]) -> Result<Vec<(i32, String)>, String> {
     use quick_xml::events::Event;
@@ -322,6 +365,21 @@ mod tests {
             vec![(1, "\"a\"".to_string()), (2, "\"b\"".to_string())]
         );
         assert!(parse_complete_parts(b"<CompleteMultipartUpload/>").is_err());
+    }
+
+    #[test]
+    fn post_answers_and_tagging() {
+        let x = post_response("http://h/b/a%20b", "b", "a b", "\"e\"");
+        assert!(x.contains("<PostResponse><Location>http://h/b/a%20b</Location><Bucket>b</Bucket><Key>a b</Key><ETag>\"e\"</ETag></PostResponse>"));
+        let tags = parse_tagging("<Tagging><TagSet><Tag><Key>a</Key><Value>1 2</Value></Tag><Tag><Key>b</Key><Value></Value></Tag></TagSet></Tagging>").unwrap();
+        assert_eq!(
+            tags,
+            [
+                ("a".to_string(), "1 2".to_string()),
+                ("b".into(), "".into())
+            ]
+        );
+        assert!(parse_tagging("<Tagging>").is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod chunked;
 mod cos;
 mod encode;
 mod sigv4;
-mod time;
+pub mod time;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -177,7 +177,9 @@ impl Keyring {
         self.public_list.contains(bucket)
     }
 
-    fn lookup(&self, access_key: &str) -> Result<Arc<Credential>, ApiError> {
+    /// The credential of `access_key`, or 403 InvalidAccessKeyId (form uploads, which carry
+    /// their signature in the body, look theirs up here).
+    pub fn lookup(&self, access_key: &str) -> Result<Arc<Credential>, ApiError> {
         self.by_key.get(access_key).cloned().ok_or_else(|| {
             ApiError::InvalidAccessKeyId(format!(
                 "the access key {access_key:?} does not exist in picops' credentials"

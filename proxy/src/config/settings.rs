@@ -142,13 +142,13 @@ thumb = "imageMogr2/thumbnail/400x/format/webp"
             example: "minioadmin",
             hide_env_values: true,
         }
-        /// Server-side encryption the store really performs: any of "sse-s3", "sse-kms",
-        /// "sse-c". Requests asking for another kind are refused (501), because a store that
-        /// ignores the headers would keep plaintext while answering success. The embedded
-        /// store encrypts nothing.
-        upstream_encryption: Vec<String> {
-            key: "encryption", flag: "upstream-encryption", env: "PICOPS_UPSTREAM_ENCRYPTION",
-            example: ["sse-c"],
+        /// Object features the store really performs: any of "sse-s3", "sse-kms", "sse-c",
+        /// "acl", "tagging", "storage-classes". Requests asking for another are refused
+        /// (501), because a store that ignores the headers answers success without doing it
+        /// (plaintext kept, object not public). The embedded store (Garage) does none.
+        upstream_features: Vec<String> {
+            key: "features", flag: "upstream-features", env: "PICOPS_UPSTREAM_FEATURES",
+            example: ["sse-c", "tagging"],
         }
     }
 

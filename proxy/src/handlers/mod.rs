@@ -9,6 +9,7 @@ mod image_info;
 mod image_process;
 mod pic_common;
 mod pic_put;
+mod post_object;
 mod process_on_get;
 mod style_api;
 mod unsupported;
@@ -40,6 +41,7 @@ pub async fn handle(
             process_on_get::handle(engine, req, identity, &rule).await
         }
         Operation::BucketLocation => bucket_location::handle(engine, req, identity).await,
+        Operation::PostObject => post_object::handle(engine, req).await,
         Operation::Unsupported { param } => unsupported::handle(&param),
         Operation::Passthrough(name) => Err(ApiError::Internal(format!(
             "{name} is passed through, not handled"

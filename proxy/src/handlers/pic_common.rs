@@ -64,7 +64,7 @@ pub async fn prepare<'e>(
             "the request signature must cover the Pic-Operations header".into(),
         ));
     }
-    let stored = stored_headers::from_request(&req.headers, &engine.config.encryption)?;
+    let stored = stored_headers::from_request(&req.headers, &engine.config.store_features)?;
     engine.admit(&bucket)?;
     let upstream = engine.upstream(identity);
     let ops =

@@ -78,3 +78,20 @@ def test_aws_sdk_js_v3(server, s3, bucket):
     assert out["presigned_put"]["status"] == 200 and out["presigned_put"]["length"] == len(b"node aws presigned")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("Contents", [])]
     assert out["deleted"] not in keys
+
+
+def test_cos_nodejs_sdk_application_calls(server, bucket):
+    """cos-nodejs-sdk-v5 doing what COS applications do besides images: metadata comes back in
+    COS's headers, a copy keeps the bytes and metadata, a file uploads in 1 MB parts, errors
+    carry their codes, the bucket reports its region."""
+    prefix = f"node-app/{uuid.uuid4().hex[:8]}"
+    out = run("cos-app", server, bucket, prefix)
+    assert out["head"] == {"meta": "node", "cacheControl": "max-age=60", "amz": []}
+    assert out["copy"] == {"body": "hello node", "meta": "node"}
+    assert out["slice"] == {"length": 3 * 1024 * 1024 + 123, "same": True}
+    assert out["missing"]["status"] == 404
+    assert (out["missingGet"]["status"], out["missingGet"]["code"]) == (404, "NoSuchKey")
+    assert out["missingGet"]["requestId"]
+    assert out["location"] == "ap-guangzhou"
+    assert [o["key"] for o in out["list"]] == [f"{prefix}/big.bin", f"{prefix}/copy.txt", f"{prefix}/meta.txt"]
+    assert all(o["etag"].strip('"') for o in out["list"])

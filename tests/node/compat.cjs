@@ -1,7 +1,7 @@
 // Drives a running picops with a Node.js SDK and prints one JSON object describing what the
 // SDK got back; tests/e2e/test_node.py checks it and decodes the stored objects with Pillow.
 //
-//   node compat.cjs cos|aws   (env: PICOPS_ENDPOINT, PICOPS_KEY, PICOPS_SECRET, PICOPS_BUCKET,
+//   node compat.cjs cos|cos-app|aws   (env: PICOPS_ENDPOINT, PICOPS_KEY, PICOPS_SECRET, PICOPS_BUCKET,
 //                              PICOPS_IMAGE, PICOPS_PREFIX)
 'use strict';
 const fs = require('fs');
@@ -91,6 +91,52 @@ async function cos() {
   return out;
 }
 
+// What a COS application does besides images: metadata, copies, 1 MB-part uploads, errors.
+async function cosApp() {
+  const COS = require('cos-nodejs-sdk-v5');
+  const os = require('os');
+  const path = require('path');
+  const cos = new COS({
+    SecretId: env('PICOPS_KEY'), SecretKey: env('PICOPS_SECRET'), Protocol: 'http:', Proxy: endpoint,
+  });
+  const Region = 'ap-guangzhou';
+  const call = (name, params) => new Promise((resolve, reject) =>
+    cos[name]({ Bucket, Region, ...params }, (err, data) => (err ? reject(err) : resolve(data))));
+  const fail = (name, params) => call(name, params).then(
+    () => ({ status: 200 }),
+    (e) => ({ status: e.statusCode, code: e.code || (e.error && e.error.Code), requestId: e.RequestId || (e.headers && e.headers['x-cos-request-id']) }));
+  const out = {};
+  const key = `${prefix}/meta.txt`;
+  await call('putObject', { Key: key, Body: Buffer.from('hello node'), Headers: { 'x-cos-meta-origin': 'node', 'Cache-Control': 'max-age=60' } });
+  const head = await call('headObject', { Key: key });
+  out.head = { meta: head.headers['x-cos-meta-origin'], cacheControl: head.headers['cache-control'],
+    amz: Object.keys(head.headers).filter((h) => h.startsWith('x-amz-')) };
+
+  const copyKey = `${prefix}/copy.txt`;
+  await call('putObjectCopy', { Key: copyKey, CopySource: `${Bucket}.cos.${Region}.myqcloud.com/${key}` });
+  const copied = await call('getObject', { Key: copyKey });
+  out.copy = { body: copied.Body.toString(), meta: copied.headers['x-cos-meta-origin'] };
+
+  // sliceUploadFile with 1 MB parts (COS's minimum and its SDKs' default) of a 3 MB file.
+  const file = path.join(os.tmpdir(), `picops-node-${process.pid}.bin`);
+  const data = Buffer.alloc(3 * 1024 * 1024 + 123);
+  for (let i = 0; i < data.length; i += 1) data[i] = (i * 7919) % 251;
+  fs.writeFileSync(file, data);
+  const big = `${prefix}/big.bin`;
+  await call('sliceUploadFile', { Key: big, FilePath: file, ChunkSize: 1024 * 1024 });
+  fs.unlinkSync(file);
+  const back = await call('getObject', { Key: big });
+  out.slice = { length: back.Body.length, same: Buffer.compare(back.Body, data) === 0 };
+
+  out.missing = await fail('headObject', { Key: `${prefix}/nope.txt` });
+  out.missingGet = await fail('getObject', { Key: `${prefix}/nope.txt` });
+  const loc = await call('getBucketLocation', {});
+  out.location = loc.LocationConstraint;
+  const listed = await call('getBucket', { Prefix: `${prefix}/` });
+  out.list = listed.Contents.map((c) => ({ key: c.Key, etag: c.ETag })).sort((a, b) => a.key.localeCompare(b.key));
+  return out;
+}
+
 async function aws() {
   const s3sdk = require('@aws-sdk/client-s3');
   const { getSignedUrl } = require('@aws-sdk/s3-request-presigner');
@@ -141,7 +187,8 @@ async function aws() {
 }
 
 const which = process.argv[2];
-(which === 'cos' ? cos() : which === 'aws' ? aws() : Promise.reject(new Error('usage: compat.cjs cos|aws')))
+const modes = { cos, 'cos-app': cosApp, aws };
+(modes[which] ? modes[which]() : Promise.reject(new Error('usage: compat.cjs cos|cos-app|aws')))
   .then((out) => { process.stdout.write(JSON.stringify(out)); })
   .catch((e) => {
     process.stderr.write(`${e && e.stack ? e.stack : JSON.stringify(e)}\n`);

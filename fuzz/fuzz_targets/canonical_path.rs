@@ -1,7 +1,7 @@
 //! Differential: for any request path, host and copy source, the (bucket, key) picops
-//! authorises is the one the store acts on. The store side is the embedded store's own path
-//! parser (s3s, which percent-decodes the path picops sends) followed by the lexical
-//! resolution a file-backed store applies when it joins the key to its data directory.
+//! authorises is the one the store acts on. The store side is an S3 server's path parser
+//! (s3s, which percent-decodes the path picops sends) followed by the lexical resolution a
+//! file-backed store applies when it joins the key to its data directory.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use picops::route::{self, Routing};

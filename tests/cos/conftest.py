@@ -1,7 +1,9 @@
 """The COS-client suite: cos-python-sdk-v5 used as applications use it, against `picops serve`.
 
-The server is the one tests/e2e starts (e2e/server.py): the embedded store by default, the
-store named by PICOPS_E2E_UPSTREAM (Garage in CI) when it is set. Two clients:
+The server is the one tests/e2e starts (e2e/server.py): in front of its embedded store (a
+Garage that picops runs itself, PICOPS_STORE_BIN) by default, or of the store named by
+PICOPS_E2E_UPSTREAM (an external Garage in CI) when that is set. Every test holds for both.
+Two clients:
 
 - `cos`: the SDK pointed at picops by IP and port (CosConfig IP/Port), as in tests/e2e. It
   sends `Host: <bucket>.cos.ap-guangzhou.myqcloud.com`, so the bucket comes from the host.
@@ -14,12 +16,12 @@ import pytest
 import requests
 from qcloud_cos import CosConfig, CosS3Client
 
-from cos.cosutil import REGION, STORE, uid
-from e2e.server import KEY, SECRET, start_server
+from cos.cosutil import REGION, uid
+from e2e.server import KEY, SECRET, UPSTREAM, start_server
 
 
 def pytest_report_header(config):
-    return f"picops COS-client suite, store: {STORE}"
+    return f"picops COS-client suite, store: {UPSTREAM or 'embedded Garage'}"
 
 
 @pytest.fixture(scope="session")

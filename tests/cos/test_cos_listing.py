@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from cos.cosutil import EMPTY_DELIMITER, NO_URL_ENCODING, store_limitation, uid
+from cos.cosutil import uid
 
 NAMES = ["a b.txt", "ü 文件.txt", "a+b.txt", "100%.txt", "plain.txt"]
 NESTED = ["sub/x.txt", "sub/y z.txt", "sub2/deeper/z.txt"]
@@ -48,10 +48,9 @@ def test_list_with_delimiter(cos, bucket, tree):
 def test_list_everything_under_a_prefix(cos, bucket, tree):
     """The SDK's default: `Delimiter=""`, every key under the prefix, however deep."""
     base, keys = tree
-    with store_limitation("embedded", EMPTY_DELIMITER):
-        out = cos.list_objects(Bucket=bucket, Prefix=f"{base}/")
-        assert prefixes_of(out) == []
-        assert keys_of(out) == keys
+    out = cos.list_objects(Bucket=bucket, Prefix=f"{base}/")
+    assert prefixes_of(out) == []
+    assert keys_of(out) == keys
     assert out["IsTruncated"] == "false"
     assert out["Prefix"] == f"{base}/"
     assert all(c["ETag"].strip('"') for c in out["Contents"])
@@ -59,9 +58,8 @@ def test_list_everything_under_a_prefix(cos, bucket, tree):
 
 def test_list_with_a_prefix_that_ends_inside_a_name(cos, bucket, tree):
     base, _ = tree
-    with store_limitation("embedded", EMPTY_DELIMITER):
-        assert keys_of(cos.list_objects(Bucket=bucket, Prefix=f"{base}/a")) == [f"{base}/a b.txt", f"{base}/a+b.txt"]
-        assert keys_of(cos.list_objects(Bucket=bucket, Prefix=f"{base}/ü")) == [f"{base}/ü 文件.txt"]
+    assert keys_of(cos.list_objects(Bucket=bucket, Prefix=f"{base}/a")) == [f"{base}/a b.txt", f"{base}/a+b.txt"]
+    assert keys_of(cos.list_objects(Bucket=bucket, Prefix=f"{base}/ü")) == [f"{base}/ü 文件.txt"]
 
 
 def test_encoding_type_url(cos, bucket, tree):
@@ -70,9 +68,8 @@ def test_encoding_type_url(cos, bucket, tree):
     raw = keys_of(out)
     assert sorted(unquote(k) for k in raw) == sorted(f"{base}/{n}" for n in NAMES), raw
     assert sorted(unquote(p) for p in prefixes_of(out)) == [f"{base}/sub/", f"{base}/sub2/"]
-    with store_limitation("embedded", NO_URL_ENCODING):
-        # Encoded: nothing a URL cannot carry as it is.
-        assert not [k for k in raw if " " in k or not k.isascii()], raw
+    # Encoded: nothing a URL cannot carry as it is.
+    assert not [k for k in raw if " " in k or not k.isascii()], raw
 
 
 def test_key_with_a_percent_escape_lists_as_itself(cos, bucket):
@@ -80,25 +77,23 @@ def test_key_with_a_percent_escape_lists_as_itself(cos, bucket):
     key = f"{base}/x%20y+z.txt"
     cos.put_object(Bucket=bucket, Key=key, Body=b"literal")
     assert cos.get_object(Bucket=bucket, Key=key)["Body"].get_raw_stream().read() == b"literal"
-    with store_limitation("embedded", NO_URL_ENCODING):
-        assert keys_of(cos.list_objects(Bucket=bucket, Prefix=f"{base}/", Delimiter="/")) == [key]
+    assert keys_of(cos.list_objects(Bucket=bucket, Prefix=f"{base}/", Delimiter="/")) == [key]
 
 
 def test_paging_as_cos_examples_do(cos, bucket, tree):
     """COS's documented loop: no delimiter, `Marker = response['NextMarker']`."""
     base, keys = tree
     seen, marker, pages = [], "", 0
-    with store_limitation("embedded", EMPTY_DELIMITER):
-        while True:
-            out = cos.list_objects(Bucket=bucket, Prefix=f"{base}/", Marker=marker, MaxKeys=3)
-            seen += keys_of(out) + prefixes_of(out)
-            pages += 1
-            assert pages <= len(keys)
-            if out["IsTruncated"] == "false":
-                break
-            assert out.get("NextMarker"), f"IsTruncated=true without NextMarker: {out}"
-            marker = out["NextMarker"]
-        assert seen == keys
+    while True:
+        out = cos.list_objects(Bucket=bucket, Prefix=f"{base}/", Marker=marker, MaxKeys=3)
+        seen += keys_of(out) + prefixes_of(out)
+        pages += 1
+        assert pages <= len(keys)
+        if out["IsTruncated"] == "false":
+            break
+        assert out.get("NextMarker"), f"IsTruncated=true without NextMarker: {out}"
+        marker = out["NextMarker"]
+    assert seen == keys
     assert pages == 3
 
 

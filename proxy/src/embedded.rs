@@ -107,6 +107,14 @@ pub fn start(
 ) -> Result<Embedded, String> {
     let root = data_dir.join("garage");
     std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    // The store's metadata holds every key's secret (picops' all-powerful one included) and
+    // its data every object, in files Garage creates readable by all: the directory above
+    // them is picops' user's only, also when an earlier version created it open.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: {e}", root.display()))?;
+    }
     let state_file = root.join("picops-store.toml");
     let mut state: State = match std::fs::read_to_string(&state_file) {
         Ok(text) => toml::from_str(&text)

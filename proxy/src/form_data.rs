@@ -11,6 +11,11 @@ use crate::error::ApiError;
 /// Most fields a form may have before its file.
 const MAX_FIELDS: usize = 200;
 
+/// Most bytes a form may have before its file's data, and after it: the fields are copied
+/// as text (and the policy decoded) before anything is verified, so they must stay small
+/// beside the body's own reservation.
+pub const MAX_FIELDS_BYTES: usize = 256 * 1024;
+
 /// The form, in the order sent. Field names keep their spelling; they compare ignoring case.
 #[derive(Debug)]
 pub struct Form {
@@ -144,11 +149,19 @@ pub fn parse(boundary: &str, body: &Bytes) -> Result<Form, ApiError> {
         let head = std::str::from_utf8(&body[start..start + head_len])
             .map_err(|_| malformed("a part's headers are not UTF-8"))?;
         let data_start = start + head_len + 4;
+        let (name, filename) = disposition(head)?;
+        let is_file = name.eq_ignore_ascii_case("file");
         let data_len = finder
             .find(&body[data_start..])
             .ok_or_else(|| malformed("a part is not closed by the boundary"))?;
-        let (name, filename) = disposition(head)?;
-        if name.eq_ignore_ascii_case("file") {
+        let data_end = data_start + data_len;
+        let before = if is_file { data_start } else { data_end };
+        if before > MAX_FIELDS_BYTES || (is_file && body.len() - data_end > MAX_FIELDS_BYTES) {
+            return Err(malformed(&format!(
+                "the form has more than {MAX_FIELDS_BYTES} bytes before or after the file"
+            )));
+        }
+        if is_file {
             return Ok(Form {
                 fields,
                 file: FilePart {

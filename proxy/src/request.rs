@@ -79,8 +79,9 @@ impl<'a> Request<'a> {
     }
 
     /// Read the whole body, refusing it from its announced length when over `cap` and
-    /// stopping as soon as the bytes read cross it otherwise; aws-chunked framing is removed
-    /// and what the signature says of the body is checked by the one body verifier.
+    /// stopping as soon as the bytes read cross it, or the announced length, otherwise;
+    /// aws-chunked framing is removed and what the signature says of the body is checked by
+    /// the one body verifier.
     pub async fn read_body(
         &mut self,
         cap: u64,
@@ -118,6 +119,14 @@ impl<'a> Request<'a> {
             buf.extend_from_slice(&verified);
             if buf.len() as u64 > cap {
                 return Err(too_large(cap));
+            }
+            // Callers reserve memory for the announced length: a body that outgrows it (a
+            // `Content-Length` beside `Transfer-Encoding: chunked`, a decoded length that
+            // lies) would be held unreserved.
+            if let Some(declared) = declared.filter(|&d| buf.len() as u64 > d) {
+                return Err(ApiError::InvalidArgument(format!(
+                    "the body is longer than the {declared} bytes its headers announced"
+                )));
             }
             if end {
                 return Ok(buf.freeze());

@@ -109,6 +109,11 @@ pub fn serve(args: &config::ServeArgs) -> Result<(), String> {
             max_sign_window: config.max_sign_window,
         },
     );
+    let mut config = config;
+    if config.upstream.is_none() {
+        // Garage performs SSE-C itself (it refuses reads without the key).
+        config.store_features.sse_c = true;
+    }
     let engine = Arc::new(engine::Engine::new(
         config.clone(),
         keyring,

@@ -45,6 +45,18 @@ impl StoreFeatures {
 
     /// Refuse a request (in S3's dialect) asking for what the store does not do.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        // Every value of a repeated header is checked: the store gets them all, so a
+        // harmless first value (`x-amz-acl: private`) must not vouch for the next one.
+        for name in headers.keys() {
+            if headers.get_all(name).iter().nth(1).is_none() {
+                continue;
+            }
+            for value in headers.get_all(name) {
+                let mut one = HeaderMap::new();
+                one.insert(name.clone(), value.clone());
+                self.check(&one)?;
+            }
+        }
         let value = |name: &str| headers.get(name).map(|v| v.as_bytes());
         let refuse = |what: &str, feature: &str| {
             Err(ApiError::NotImplemented(format!(
@@ -110,6 +122,25 @@ mod tests {
         let all = StoreFeatures::parse(&["sse-s3".into(), "sse-kms".into()]).unwrap();
         assert!(all.check(&aes).is_ok() && all.check(&kms).is_ok());
         assert!(StoreFeatures::parse(&["rot13".into()]).is_err());
+    }
+
+    #[test]
+    fn every_value_of_a_repeated_header_is_checked() {
+        let none = StoreFeatures::default();
+        for (name, first, second) in [
+            ("x-amz-acl", "private", "public-read"),
+            ("x-amz-storage-class", "STANDARD", "GLACIER"),
+            ("x-amz-tagging", "", "a=b"),
+        ] {
+            let mut m = HeaderMap::new();
+            m.append(name, http::HeaderValue::from_static(first));
+            m.append(name, http::HeaderValue::from_static(second));
+            assert_eq!(none.check(&m).unwrap_err().status(), 501, "{name}");
+            m.remove(name);
+            m.append(name, http::HeaderValue::from_static(first));
+            m.append(name, http::HeaderValue::from_static(first));
+            assert!(none.check(&m).is_ok(), "{name}");
+        }
     }
 
     #[test]

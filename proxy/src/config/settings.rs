@@ -145,7 +145,8 @@ thumb = "imageMogr2/thumbnail/400x/format/webp"
         /// Object features the store really performs: any of "sse-s3", "sse-kms", "sse-c",
         /// "acl", "tagging", "storage-classes". Requests asking for another are refused
         /// (501), because a store that ignores the headers answers success without doing it
-        /// (plaintext kept, object not public). The embedded store (Garage) does none.
+        /// (plaintext kept, object not public). The embedded store (Garage) does "sse-c"
+        /// only, which picops declares for it.
         upstream_features: Vec<String> {
             key: "features", flag: "upstream-features", env: "PICOPS_UPSTREAM_FEATURES",
             example: ["sse-c", "tagging"],

@@ -188,3 +188,8 @@ pub(super) fn traffic_limit(v: &str) -> ApiError {
         )),
     }
 }
+
+/// A copy-source range: empty means the whole object (COS), which S3 says with no header.
+pub(super) fn range(v: &str) -> Result<Option<String>, ApiError> {
+    Ok((!v.trim().is_empty()).then(|| v.trim().to_string()))
+}

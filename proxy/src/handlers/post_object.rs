@@ -29,7 +29,11 @@ use crate::xml;
 use super::pic_common;
 
 /// Room for the form's fields beside a file of up to `max_body` bytes.
-const FIELDS_ALLOWANCE: u64 = 256 * 1024;
+const FIELDS_ALLOWANCE: u64 = form_data::MAX_FIELDS_BYTES as u64;
+
+/// What reading the form allocates beside the body: the fields copied as text, and the
+/// policy with its whitespace removed and decoded.
+const FIELD_COPIES: u64 = 3 * FIELDS_ALLOWANCE;
 
 /// Stored with a file whose form names no `Content-Type` (S3's and COS's default).
 const DEFAULT_TYPE: &str = "application/octet-stream";
@@ -42,7 +46,7 @@ pub async fn handle(engine: &Engine, mut req: Request<'_>) -> Result<Reply, ApiE
     let declared = req.declared_within(cap)?;
     let mut reading = Budget::default();
     reading
-        .grow_to(&engine.memory, declared.unwrap_or(cap))
+        .grow_to(&engine.memory, declared.unwrap_or(cap) + FIELD_COPIES)
         .await?;
     let mut held = Buffered::default();
     let body = req.read_body(cap, &BodyCheck::None, &mut held).await?;
@@ -82,7 +86,11 @@ pub async fn handle(engine: &Engine, mut req: Request<'_>) -> Result<Reply, ApiE
     };
     let location = location(&route, &bucket);
     if form.get("pic-operations").is_some() {
-        let reply = processed(engine, &route, headers, &identity, &form, reading).await?;
+        let held_bytes = body.len() as u64;
+        let reply = processed(
+            engine, &route, headers, &identity, &form, reading, held_bytes,
+        )
+        .await?;
         drop(held);
         return Ok(reply.with_header("Location", location));
     }
@@ -125,6 +133,7 @@ async fn processed(
     identity: &Identity,
     form: &Form,
     reading: Budget,
+    held_bytes: u64,
 ) -> Result<Reply, ApiError> {
     let mut no_body = NoBody;
     let call = {
@@ -140,8 +149,9 @@ async fn processed(
     let data = form.file.data.clone();
     let mut budget = call.budget;
     // The file moves to the processing budget before the form's reservation is released,
-    // so it is never held unbudgeted.
-    budget.grow_to(&engine.memory, data.len() as u64).await?;
+    // so it is never held unbudgeted: the whole body it is a slice of (`held_bytes`), which
+    // stays allocated as long as the file does.
+    budget.grow_to(&engine.memory, held_bytes).await?;
     drop(reading);
     let content_type = form.get("content-type").unwrap_or_default().to_string();
     let processed = engine.process(data.clone(), call.rules, budget).await?;

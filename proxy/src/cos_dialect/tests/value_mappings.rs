@@ -267,3 +267,10 @@ fn metadata_keeps_the_suffix_and_every_value() {
     // Nothing after the prefix is no metadata name.
     assert_400(&reject(&[("x-cos-meta-", "v")]), "x-cos-meta-");
 }
+
+#[test]
+fn an_empty_copy_source_range_is_the_whole_object() {
+    assert!(sent(&[("x-cos-copy-source-range", "")]).is_empty());
+    let h = sent(&[("x-cos-copy-source-range", "bytes=0-9")]);
+    assert_eq!(values(&h, "x-amz-copy-source-range"), ["bytes=0-9"]);
+}

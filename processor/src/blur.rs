@@ -1,10 +1,15 @@
-//! Gaussian blur, pixel for pixel the one of `image` (`DynamicImage::blur`), written here so
-//! that a deadline is polled every row: with sigma 50 the kernel has 331 taps and a large
-//! image takes minutes, which `image`'s single call cannot cut short.
+//! Gaussian blurs, written here so that a deadline is polled every row: with sigma 50 the
+//! kernel has up to 331 taps and a large image takes minutes, which `image`'s single call
+//! cannot cut short.
 //!
-//! Same arithmetic as `image` 0.25: the f32 kernel is truncated to Q0.15 integers, each pass
-//! rounds to 8 bits, edges repeat the outermost pixel. Integer sums do not depend on their
-//! order, so the results are identical, not merely close.
+//! Two kernels over the same separable convolution (Q0.15 integer weights, each pass rounds
+//! to 8 bits, edges repeat the outermost pixel):
+//! - [`gaussian`], pixel for pixel `image`'s `DynamicImage::blur` (its kernel, truncated to
+//!   Q0.15 as `image` 0.25 does; integer sums do not depend on their order, so the results
+//!   are identical), used by `sharpen`;
+//! - [`gaussian_radius`], `blur/<r>x<s>`: ImageMagick's `-blur RxS` kernel (2R+1 taps, so a
+//!   radius below about 3σ cuts the bell short and the blur is weaker), as COS's
+//!   ImageMagick-like engine takes it.
 
 use image::{DynamicImage, GrayAlphaImage, GrayImage, RgbImage, RgbaImage};
 
@@ -20,6 +25,54 @@ pub fn gaussian(img: &DynamicImage, sigma: f32, deadline: Deadline) -> Result<Dy
     map_samples(img, |samples, width, channels| {
         blur_samples(samples, width, channels, &kernel, deadline)
     })
+}
+
+/// `img` blurred as ImageMagick's `-blur <radius>x<sigma>` does: a kernel of exactly
+/// `2 * radius + 1` taps (radius 0 stands for 1), whatever sigma asks for.
+pub fn gaussian_radius(
+    img: &DynamicImage,
+    radius: u32,
+    sigma: f32,
+    deadline: Deadline,
+) -> Result<DynamicImage> {
+    let kernel = magick_kernel(radius.max(1), f64::from(sigma));
+    map_samples(img, |samples, width, channels| {
+        blur_samples(samples, width, channels, &kernel, deadline)
+    })
+}
+
+/// ImageMagick's `blur:RxS` kernel (`AcquireKernelBuiltIn`, `BlurKernel`, as
+/// `BlurImage` builds it in 6.9 and 7): 2R+1 taps, each the sum of the Gaussian sampled at
+/// three sub-positions (`KernelRank` 3), normalised to 1 after the cut. Rounded to Q0.15
+/// with the rounding error given to the centre, so that flat areas keep their value, and
+/// zero weights trimmed from both ends.
+fn magick_kernel(radius: u32, sigma: f64) -> Vec<u32> {
+    const RANK: i64 = 3;
+    let width = 2 * radius as usize + 1;
+    let mut k = vec![0f64; width];
+    if sigma > f64::EPSILON {
+        let v = (width as i64 * RANK - 1) / 2;
+        let s = sigma * RANK as f64;
+        for u in -v..=v {
+            k[((u + v) / RANK) as usize] += (-((u * u) as f64) / (2.0 * s * s)).exp();
+        }
+    } else {
+        k[width / 2] = 1.0;
+    }
+    let total: f64 = k.iter().sum();
+    let scale = f64::from(1u32 << FRACTION_BITS);
+    let mut q: Vec<u32> = k
+        .iter()
+        .map(|w| (w / total * scale).round() as u32)
+        .collect();
+    let rest: u32 = q.iter().sum();
+    let centre = &mut q[width / 2];
+    *centre = (*centre + (1 << FRACTION_BITS)).saturating_sub(rest);
+    while q.len() > 2 && q.first() == Some(&0) && q.last() == Some(&0) {
+        q.remove(0);
+        q.pop();
+    }
+    q
 }
 
 /// Run `f` over the 8-bit samples of `img` (width in pixels and channels given) and wrap
@@ -187,6 +240,39 @@ mod tests {
                 let ours = gaussian(img, sigma, Deadline::NONE).expect("blurred");
                 assert_eq!(ours, img.blur(sigma), "sigma {sigma}, {:?}", img.color());
             }
+        }
+    }
+
+    /// ImageMagick 6.9.11 Q16, `convert` of a white dot on black, one row, `-blur 3x2`:
+    /// 4665 8616 12450 14075 12450 8616 4665 (of 65535).
+    #[test]
+    fn the_kernel_is_imagemagicks() {
+        let k = magick_kernel(3, 2.0);
+        let magick = [4665u32, 8616, 12450, 14075, 12450, 8616, 4665];
+        assert_eq!(k.len(), magick.len());
+        for (ours, theirs) in k.iter().zip(magick) {
+            assert!((ours * 2).abs_diff(theirs) <= 2, "{k:?}");
+        }
+        assert_eq!(k.iter().sum::<u32>(), 1 << FRACTION_BITS);
+    }
+
+    #[test]
+    fn the_radius_cuts_the_kernel() {
+        // Radius 2 keeps 5 taps whatever sigma wants; radius 50 keeps 101 where sigma is
+        // wide enough, and only the ones that round to a non-zero weight where it is not.
+        assert_eq!(magick_kernel(2, 10.0).len(), 5);
+        assert_eq!(magick_kernel(50, 20.0).len(), 101);
+        assert_eq!(magick_kernel(50, 10.0).len(), 79);
+        assert_eq!(magick_kernel(50, 1.0).len(), 9);
+        let img = DynamicImage::ImageRgba8(pattern(40, 30));
+        let narrow = gaussian_radius(&img, 2, 10.0, Deadline::NONE).expect("blurred");
+        let wide = gaussian_radius(&img, 30, 10.0, Deadline::NONE).expect("blurred");
+        assert_ne!(narrow, wide);
+        // A flat picture stays flat whatever the kernel.
+        let flat = DynamicImage::ImageRgb8(RgbImage::from_pixel(9, 7, image::Rgb([1, 128, 255])));
+        for (r, s) in [(1, 0.0), (1, 50.0), (50, 1.0), (50, 50.0)] {
+            let out = gaussian_radius(&flat, r, s, Deadline::NONE).expect("blurred");
+            assert_eq!(out, flat, "{r}x{s}");
         }
     }
 

@@ -33,7 +33,8 @@ pub struct Source {
     pub height: u32,
     /// Frames announced by the header; GIF announces none, so this is 1 until decoded.
     pub frames: u32,
-    /// JPEG: estimated from the quantisation tables; lossless formats: 100; lossy WebP: unknown.
+    /// JPEG: estimated from the quantisation tables; lossy WebP: from the VP8 quantisers
+    /// (`None` when unreadable); lossless formats: 100.
     pub quality: Option<u8>,
     /// EXIF orientation 1-8, 0 when absent.
     pub orientation: u16,
@@ -119,7 +120,11 @@ pub fn probe(data: &[u8], limits: &Limits) -> Result<Source> {
                 } else {
                     1
                 },
-                quality: if lossy { None } else { Some(100) },
+                quality: if lossy {
+                    crate::webp_quality::estimate(data)
+                } else {
+                    Some(100)
+                },
                 orientation: exif.as_deref().map(exif::orientation).unwrap_or(0),
                 icc: d.icc_profile().ok().flatten(),
                 exif,

@@ -24,7 +24,7 @@ pub struct Settings<'a> {
     pub quality: u8,
     /// WebP only: lossless (chosen by `quality/100!`).
     pub lossless: bool,
-    /// Progressive JPEG; PNG and GIF interlacing are not written by these encoders.
+    /// Progressive JPEG, Adam7 PNG, interlaced GIF (see [`crate::interlace`]).
     pub interlace: bool,
     pub icc: Option<&'a [u8]>,
     pub exif: Option<&'a [u8]>,
@@ -63,9 +63,10 @@ pub fn encode(
         .image;
     match format {
         Format::Jpeg => encode_jpeg(first, s),
-        Format::Webp if frames.len() > 1 => encode_webp_animation(frames, s, deadline),
-        Format::Webp => webp_encode::encode_still(first, s.quality, s.lossless, deadline),
+        Format::Webp => encode_webp(frames, s, deadline),
+        Format::Png if s.interlace => crate::interlace::png(first, s.icc, deadline),
         Format::Png => encode_png(first, s),
+        Format::Gif if s.interlace => crate::interlace::gif(frames, deadline),
         Format::Gif => encode_gif(frames, deadline),
         Format::Bmp => {
             let img = ops::flatten_on_white(first);
@@ -130,13 +131,17 @@ fn encode_jpeg(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Every frame, with its duration, through libwebp's animation encoder.
-fn encode_webp_animation(
-    frames: &[Frame],
-    s: &Settings<'_>,
-    deadline: Deadline,
-) -> Result<Vec<u8>> {
-    webp_encode::encode_animation(frames, s.quality, s.lossless, deadline)
+/// A still, or every frame with its duration through libwebp's animation encoder; then
+/// the ICC profile, if any, added by libwebp's muxer (in an `ICCP` chunk).
+fn encode_webp(frames: &[Frame], s: &Settings<'_>, deadline: Deadline) -> Result<Vec<u8>> {
+    let bytes = match frames {
+        [still] => webp_encode::encode_still(&still.image, s.quality, s.lossless, deadline)?,
+        frames => webp_encode::encode_animation(frames, s.quality, s.lossless, deadline)?,
+    };
+    match s.icc {
+        Some(icc) => crate::webp_mux::with_icc(&bytes, icc),
+        None => Ok(bytes),
+    }
 }
 
 fn encode_png(img: &DynamicImage, s: &Settings<'_>) -> Result<Vec<u8>> {

@@ -6,6 +6,7 @@
 //! ```
 
 mod blur;
+mod cgif;
 pub mod deadline;
 pub mod decode;
 pub mod encode;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod exif;
 pub mod format;
 pub mod geometry;
+mod interlace;
 mod jpeg_scaled;
 pub mod limits;
 mod memory;
@@ -27,6 +29,8 @@ mod test_support;
 pub mod text;
 pub mod watermark;
 mod webp_encode;
+mod webp_mux;
+pub mod webp_quality;
 mod webp_still;
 
 use std::time::Instant;

@@ -97,6 +97,13 @@ impl Meter {
         }
     }
 
+    /// The frames were copied out of the decode (`cgif` sampling them): the rule holds
+    /// them from the start.
+    pub(crate) fn copied(&mut self) {
+        self.owned = true;
+        self.record(self.held().saturating_add(self.beside));
+    }
+
     /// A step that turns every frame, one after the other, into a frame of `to`, allocating
     /// at most `bytes` for the frame at hand (its result included).
     pub(crate) fn step(&mut self, to: (u32, u32), bytes: u64) {
@@ -138,9 +145,11 @@ impl Meter {
     }
 }
 
-/// Scratch rows of a blur: a row of u32 sums and a padded input row.
+/// Scratch rows of a blur: a row of u32 sums and a padded input row, and per tap of the
+/// kernel (at most 331: `image`'s at sigma 50, for `sharpen`; `blur/<r>x<s>` has at most
+/// 101) its weight, a slice of the row, and 4 samples of padding at each end.
 pub(crate) fn blur_rows(w: u32) -> u64 {
-    rgba(w, 1).saturating_mul(8)
+    sum(&[rgba(w, 1).saturating_mul(8), 331 * (4 + 16 + 8)])
 }
 
 /// A resize from `from` to `to`: the premultiplied copy of the source, the result, the
@@ -200,6 +209,9 @@ pub(crate) struct Encoding {
     pub interlace: bool,
     /// `size-limit`: encoded again at lower qualities, keeping the first and best results.
     pub size_limit: bool,
+    /// Bytes of the ICC profile written. WebP adds it through libwebp's muxer, which
+    /// assembles a new file (output and profile) that is then copied out.
+    pub icc: u64,
 }
 
 /// Bytes an encode allocates for `frames` frames of `size` (the frames themselves aside).
@@ -221,16 +233,19 @@ pub(crate) fn encode_bytes(e: Encoding, frames: usize, size: (u32, u32)) -> u64 
             (sum(&[frame, blocks]), per(JPEG_OUT))
         }
         // The filtered rows deflated (up to half as large again), then stored when that grew;
-        // both exist at once.
+        // both exist at once. Interlaced (Adam7), the same streams, built from the rows of a
+        // pass (the row at hand, the one above, the filters' trial and best rows).
         Format::Png => {
             let raw = sum(&[frame, u64::from(h)]);
-            (sum(&[raw, raw / 2, raw]), sum(&[raw, raw / 64, 1024]))
+            let rows = if e.interlace { rgba(w, 8) } else { 0 };
+            (sum(&[raw, raw / 2, raw, rows]), sum(&[raw, raw / 64, 1024]))
         }
         // A flattened copy; rows padded to 4 bytes.
         Format::Bmp => (frame, sum(&[frame, 4 * u64::from(h), 1024])),
-        // Per frame, an RGBA copy, its palette indices and LZW's buffer; all frames' output.
+        // Per frame, an RGBA copy, its palette indices (interlaced: and their rows reordered)
+        // and LZW's buffer; all frames' output.
         Format::Gif => (
-            sum(&[frame, px, per(GIF_OUT)]),
+            sum(&[frame, px, if e.interlace { px } else { 0 }, per(GIF_OUT)]),
             per(GIF_OUT).saturating_mul(n),
         ),
         Format::Webp if n > 1 => webp_animation_bytes(e.lossless, n, size),
@@ -246,7 +261,12 @@ pub(crate) fn encode_bytes(e: Encoding, frames: usize, size: (u32, u32)) -> u64 
     } else {
         0
     };
-    sum(&[work, out, kept, CODEC_STATE])
+    let muxed = if e.format == Format::Webp && e.icc > 0 {
+        sum(&[out, e.icc]).saturating_mul(2)
+    } else {
+        0
+    };
+    sum(&[work, out, kept, muxed, CODEC_STATE])
 }
 
 /// libwebp's whole encode per pixel (output included), and its worst output per pixel.
@@ -333,7 +353,7 @@ fn webp_decode_bytes(data: &[u8], source: &Source, count: u64, denom: u32) -> (u
         return (count * rgba(w, h), 3 * rgba(w, h));
     }
     let out = rgba(w.div_ceil(denom), h.div_ceil(denom));
-    let lossless = source.quality == Some(100);
+    let lossless = crate::webp_quality::is_lossless(data);
     let whole = if lossless { rgba(w, h) } else { pixels(w, h) };
     (out, whole + rgba(w, 64))
 }
@@ -372,7 +392,58 @@ mod tests {
             lossless: false,
             interlace: false,
             size_limit: false,
+            icc: 0,
         };
         assert!(encode_bytes(e, 300, (100, 100)) >= 300 * GIF_OUT * 10_000);
+    }
+
+    #[test]
+    fn interlacing_counts_its_pass_buffers() {
+        for format in [Format::Png, Format::Gif] {
+            let e = |interlace| Encoding {
+                format,
+                lossless: false,
+                interlace,
+                size_limit: false,
+                icc: 0,
+            };
+            let (plain, interlaced) = (
+                encode_bytes(e(false), 1, (1000, 1000)),
+                encode_bytes(e(true), 1, (1000, 1000)),
+            );
+            // PNG: eight RGBA rows; GIF: a second plane of palette indices.
+            let extra = if format == Format::Png {
+                32_000
+            } else {
+                1_000_000
+            };
+            assert_eq!(interlaced - plain, extra, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn a_webp_profile_counts_the_muxers_copies() {
+        let e = |icc| Encoding {
+            format: Format::Webp,
+            lossless: false,
+            interlace: false,
+            size_limit: false,
+            icc,
+        };
+        let (plain, tagged) = (
+            encode_bytes(e(0), 1, (100, 100)),
+            encode_bytes(e(50_000), 1, (100, 100)),
+        );
+        assert_eq!(tagged - plain, 2 * (WEBP_LOSSY_OUT * 10_000 + 50_000));
+    }
+
+    #[test]
+    fn copied_frames_are_held_from_the_start() {
+        let mut m = Meter::new(4, (10, 10));
+        m.copied();
+        assert_eq!(m.peak(), 4 * rgba(10, 10));
+        // Owned: a step holds the others and the frame at hand beside its result.
+        m.step((10, 10), rgba(10, 10));
+        assert_eq!(m.peak(), 5 * rgba(10, 10));
     }
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 use image::DynamicImage;
 use serde::Serialize;
 
+use crate::cgif::{self, Selection};
 use crate::deadline::Deadline;
 use crate::decode::{Decoded, Frame, Source};
 use crate::encode::{self, Settings};
@@ -51,8 +52,10 @@ pub struct OutputSpec {
     pub interlace: bool,
     pub strip: bool,
     pub size_limit: Option<u64>,
+    /// `size-limit/…!`: answer the input's own bytes unless the result is smaller.
+    pub size_limit_or_original: bool,
     pub ignore_error: bool,
-    /// `cgif/<n>`: at most n frames of an animation.
+    /// `cgif/<n>`: a GIF's frames reduced to n (see [`crate::cgif`]).
     pub frame_limit: Option<u32>,
 }
 
@@ -78,7 +81,10 @@ impl OutputSpec {
                 OutputOp::Quality(q) => spec.quality = Some(*q),
                 OutputOp::Interlace(i) => spec.interlace = *i,
                 OutputOp::Strip => spec.strip = true,
-                OutputOp::SizeLimit(n) => spec.size_limit = Some(*n),
+                OutputOp::SizeLimit { bytes, or_original } => {
+                    spec.size_limit = Some(*bytes);
+                    spec.size_limit_or_original = *or_original;
+                }
                 OutputOp::IgnoreError => spec.ignore_error = true,
                 OutputOp::FrameLimit(n) => spec.frame_limit = Some(*n),
             }
@@ -270,14 +276,10 @@ fn each_frame(
     Ok(())
 }
 
-/// GIF and WebP outputs keep the animation (up to `cgif/<n>` frames); other formats take
-/// the first frame.
-fn frames_kept(spec: &OutputSpec, format: Format) -> usize {
-    if format.is_animatable() {
-        spec.frame_limit.map_or(usize::MAX, |n| n as usize)
-    } else {
-        1
-    }
+/// GIF and WebP outputs keep the animation (a GIF's reduced by `cgif/<n>`); other formats
+/// take the first frame.
+fn frames_kept(spec: &OutputSpec, source: Format, format: Format, frames: usize) -> Selection {
+    cgif::selection(spec.frame_limit, source, format, frames)
 }
 
 /// WebP is written lossless for `quality/100!`.
@@ -297,20 +299,31 @@ pub fn run(
     let spec = OutputSpec::of(rule);
     match run_inner(decoded, rule, &spec, limits, Deadline::from(deadline)) {
         Err(e) if spec.ignore_error && e != ProcessError::Deadline => {
-            let s = &decoded.source;
-            Ok(Output {
-                bytes: original.to_vec(),
-                facts: OutputFacts {
-                    format: s.format,
-                    width: s.width,
-                    height: s.height,
-                    size: original.len() as u64,
-                    quality: s.quality.unwrap_or(0),
-                },
-                ignored_error: Some(e.to_string()),
-            })
+            Ok(the_original(decoded, original, Some(e.to_string())))
+        }
+        // COS: with `size-limit/…!` "the processed image is compared with the original; if it
+        // is smaller it is returned, otherwise the original is".
+        Ok(out) if spec.size_limit_or_original && out.bytes.len() >= original.len() => {
+            drop(out);
+            Ok(the_original(decoded, original, None))
         }
         other => other,
+    }
+}
+
+/// The input, byte for byte, as the answer.
+fn the_original(decoded: &Decoded, original: &[u8], ignored_error: Option<String>) -> Output {
+    let s = &decoded.source;
+    Output {
+        bytes: original.to_vec(),
+        facts: OutputFacts {
+            format: s.format,
+            width: s.width,
+            height: s.height,
+            size: original.len() as u64,
+            quality: s.quality.unwrap_or(0),
+        },
+        ignored_error,
     }
 }
 
@@ -352,7 +365,11 @@ pub(crate) fn peak_bytes(
     let spec = OutputSpec::of(rule);
     let format = spec.format_for(source.format);
     let (frames, size) = decoded;
-    let mut meter = Meter::new(frames_kept(&spec, format).min(frames), size);
+    let selection = frames_kept(&spec, source.format, format, frames);
+    let mut meter = Meter::new(selection.count(frames), size);
+    if matches!(selection, Selection::Sampled(_)) {
+        meter.copied();
+    }
     if spec.ignore_error {
         meter.stop_at_refusals();
     }
@@ -372,11 +389,21 @@ pub(crate) fn peak_bytes(
             lossless: lossless(&spec, format),
             interlace: spec.interlace,
             size_limit: spec.size_limit.is_some(),
+            icc: match (&source.icc, spec.strip) {
+                (Some(icc), false) => icc.len() as u64,
+                _ => 0,
+            },
         };
         let frames = meter.frames();
         meter.spike(memory::encode_bytes(encoding, frames, size));
     }
-    let ignored = if spec.ignore_error { original } else { 0 };
+    // The copy of the input answered instead of a failure or of a larger `size-limit/…!`
+    // result.
+    let ignored = if spec.ignore_error || spec.size_limit_or_original {
+        original
+    } else {
+        0
+    };
     Peak {
         bytes: meter.peak().saturating_add(ignored),
         refusal: meter.refusal().cloned(),
@@ -392,8 +419,8 @@ fn run_inner(
 ) -> Result<Output> {
     let source = &decoded.source;
     let format = spec.format_for(source.format);
-    let keep = frames_kept(spec, format).min(decoded.frames.len());
-    let frames = Cow::Borrowed(&decoded.frames[..keep]);
+    let selection = frames_kept(spec, source.format, format, decoded.frames.len());
+    let frames = cgif::select(&decoded.frames, selection);
     let mut ctx = Ctx::new(frames, None, source, limits, deadline);
     walk(&mut ctx, rule)?;
     let (w, h) = ctx.finish()?;
@@ -512,7 +539,7 @@ fn mogr_step(ctx: &mut Ctx<'_>, op: &MogrOp) -> Result<()> {
                 .map(|e| Cow::Owned(exif::with_upright_orientation(&e)));
         }
         MogrOp::Flip(axis) => ctx.apply(Step::Flip(*axis))?,
-        MogrOp::Blur { sigma, .. } => ctx.apply(Step::Blur(*sigma))?,
+        MogrOp::Blur { radius, sigma } => ctx.apply(Step::Blur(*radius, *sigma))?,
         MogrOp::Sharpen(v) => ctx.apply(Step::Sharpen(*v))?,
         MogrOp::Bright(v) => ctx.apply(Step::Bright(*v))?,
         MogrOp::Contrast(v) => ctx.apply(Step::Contrast(*v))?,

@@ -295,3 +295,47 @@ fn imageview2_without_a_mode_needs_the_full_decode() {
     );
     assert_eq!(needed("imageView2/2/w/100"), (100, 50));
 }
+
+/// Noise from a fixed LCG, which no encoder shrinks much.
+fn noise_png(w: u32, h: u32) -> Vec<u8> {
+    let mut state = 7u32;
+    png(&DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |_, _| {
+        let mut next = || {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 16) as u8
+        };
+        image::Rgb([next(), next(), next()])
+    })))
+}
+
+#[test]
+fn size_limit_with_a_bang_answers_the_input_unless_the_result_is_smaller() {
+    // A flat PNG is a few hundred bytes; its JPEG is larger: the input is the answer.
+    let flat = quadrants_png(64, 64);
+    let out = run(&flat, "imageMogr2/format/jpg/size-limit/100k!");
+    assert_eq!(out.bytes, flat);
+    assert_eq!(
+        (out.facts.format, out.facts.size, out.facts.width),
+        (Format::Png, flat.len() as u64, 64)
+    );
+    assert_eq!(out.ignored_error, None);
+    // Without the bang, the JPEG.
+    let out = run(&flat, "imageMogr2/format/jpg/size-limit/100k");
+    assert_eq!(out.facts.format, Format::Jpeg);
+    assert!(out.bytes.len() > flat.len());
+    // The last size-limit wins, bang and all.
+    let out = run(
+        &flat,
+        "imageMogr2/format/jpg/size-limit/1k!/size-limit/100k",
+    );
+    assert_eq!(out.facts.format, Format::Jpeg);
+    // Noise as PNG is larger than its JPEG: the JPEG is the answer.
+    let noisy = noise_png(64, 64);
+    let out = run(&noisy, "imageMogr2/format/jpg/size-limit/100k!");
+    assert_eq!(out.facts.format, Format::Jpeg);
+    assert!(out.bytes.len() < noisy.len());
+    // A resize that still comes out larger than the input answers the input, whatever
+    // the format.
+    let out = run(&flat, "imageMogr2/thumbnail/200x/size-limit/1m!");
+    assert_eq!(out.bytes, flat);
+}

@@ -15,13 +15,19 @@ use crate::rule::{FlipAxis, Rgb};
 pub(crate) enum Step {
     Resize(u32, u32),
     Pad(u32, u32, Rgb),
-    Crop { x: u32, y: u32, w: u32, h: u32 },
+    Crop {
+        x: u32,
+        y: u32,
+        w: u32,
+        h: u32,
+    },
     Circle(u32),
     Rounded(u32),
     Rotate(f64),
     Orient(u16),
     Flip(FlipAxis),
-    Blur(f32),
+    /// `blur/<radius>x<sigma>`.
+    Blur(u32, f32),
     Sharpen(u32),
     Bright(i32),
     Contrast(i32),
@@ -39,7 +45,7 @@ impl Step {
             Step::Rotate(deg) => return ops::rotate(img, deg, deadline),
             Step::Orient(o) => ops::orient(img, o),
             Step::Flip(axis) => ops::flip(img, axis),
-            Step::Blur(sigma) => return ops::blur(img, sigma, deadline),
+            Step::Blur(r, sigma) => return crate::blur::gaussian_radius(img, r, sigma, deadline),
             Step::Sharpen(v) => return ops::sharpen(img, v, deadline),
             Step::Bright(v) => ops::bright(img, v),
             Step::Contrast(v) => ops::contrast(img, v),
@@ -74,7 +80,7 @@ impl Step {
             Step::Orient(_) => sum(&[dst, dst]),
             Step::Rotate(deg) => rotate_bytes(from, to, deg),
             // The pass across the rows, and the result.
-            Step::Blur(_) => sum(&[src, src, blur_rows(from.0)]),
+            Step::Blur(..) => sum(&[src, src, blur_rows(from.0)]),
             // The blur (as above), then the blurred copy beside the result.
             Step::Sharpen(_) => sum(&[src, src, blur_rows(from.0)]),
             Step::Crop { .. }

@@ -198,8 +198,9 @@ impl Drop for AnimEncoder {
     }
 }
 
-/// An animation of same-sized frames with their durations in ms. Without an end timestamp
-/// libwebp gives the last frame the average duration of the others.
+/// An animation of same-sized frames with their durations in ms. The end timestamp is
+/// given (a last, empty add), or libwebp would give the last frame the average duration of
+/// the others.
 pub(crate) fn encode_animation(
     frames: &[Frame],
     quality: u8,
@@ -226,6 +227,12 @@ pub(crate) fn encode_animation(
         timestamp = timestamp.saturating_add(frame.delay_ms.min(i32::MAX as u32) as i32);
     }
     deadline.check()?;
+    // SAFETY: a null picture (and config) marks the end of the animation at `timestamp`.
+    if unsafe { sys::WebPAnimEncoderAdd(enc.0, std::ptr::null_mut(), timestamp, std::ptr::null()) }
+        == 0
+    {
+        return Err(fail(enc.error()));
+    }
     // SAFETY: `data` is filled by libwebp and freed by WebPDataClear after the copy.
     unsafe {
         let mut data = sys::WebPData::default();
@@ -302,5 +309,9 @@ mod tests {
             .expect("decoded");
         assert_eq!(decoded.frames.len(), 2);
         assert_eq!(decoded.frames[0].delay_ms, 100);
+        assert_eq!(
+            decoded.frames[1].delay_ms, 200,
+            "the last frame keeps its own duration"
+        );
     }
 }

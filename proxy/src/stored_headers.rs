@@ -153,7 +153,10 @@ mod tests {
         assert!(from_request(&map(&[("x-cos-callback", "x")]), &none).is_err());
         for (name, value) in [
             ("x-cos-forbid-overwrite", "true"),
-            ("x-cos-content-sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+            (
+                "x-cos-content-sha1",
+                "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            ),
         ] {
             let e = from_request(&map(&[(name, value)]), &none).unwrap_err();
             assert_eq!(e.status(), 501, "{name}");

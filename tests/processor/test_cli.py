@@ -293,13 +293,65 @@ def test_icc_profile_kept_unless_strip(tmp_path):
     src = EDGE / "icc_profile_big.jpg"
     with Image.open(src) as im:
         icc = im.info["icc_profile"]
-    for fmt in ("jpg", "png"):
+    for fmt in ("jpg", "png", "webp"):
         kept, stripped = tmp_path / f"k.{fmt}", tmp_path / f"s.{fmt}"
         process(src, f"imageMogr2/thumbnail/100x/format/{fmt}", kept)
         process(src, f"imageMogr2/thumbnail/100x/format/{fmt}/strip", stripped)
         with Image.open(kept) as a, Image.open(stripped) as b:
             assert a.info.get("icc_profile") == icc
             assert not b.info.get("icc_profile")
+
+
+def vips_icc_bytes(path):
+    """The size of the ICC profile libvips finds, 0 without one."""
+    out = subprocess.run(["vipsheader", "-a", str(path)], capture_output=True, text=True, check=True).stdout
+    line = next((l for l in out.splitlines() if l.startswith("icc-profile-data")), None)
+    return int(line.split(":")[1].split()[0]) if line else 0
+
+
+def test_webp_outputs_carry_the_icc_profile(tmp_path):
+    src = EDGE / "icc_profile_big.jpg"
+    with Image.open(src) as im:
+        icc = im.info["icc_profile"]
+    still = tmp_path / "still.webp"
+    for rule in ("imageMogr2/thumbnail/100x/format/webp", "imageMogr2/thumbnail/100x/format/webp/quality/100!"):
+        process(src, rule, still)
+        with Image.open(still) as im:
+            assert im.info.get("icc_profile") == icc, rule
+            im.load()
+        if shutil.which("vipsheader"):
+            assert vips_icc_bytes(still) == len(icc)
+    # An animated WebP with a profile keeps it, its frames and their durations.
+    anim = tmp_path / "anim.webp"
+    with Image.open(EDGE / "animated.webp") as im:
+        frames = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            frames.append(im.convert("RGBA"))
+    delays = [100 + 50 * i for i in range(len(frames))]
+    frames[0].save(anim, save_all=True, append_images=frames[1:], duration=delays, icc_profile=icc)
+    kept, stripped = tmp_path / "kept.webp", tmp_path / "stripped.webp"
+    process(anim, "imageMogr2/thumbnail/50x", kept)
+    process(anim, "imageMogr2/thumbnail/50x/strip", stripped)
+    with Image.open(kept) as a, Image.open(stripped) as b:
+        assert a.n_frames == len(frames)
+        assert a.info.get("icc_profile") == icc
+        assert not b.info.get("icc_profile")
+    if shutil.which("vipsheader"):
+        assert vips_icc_bytes(kept) == len(icc) and vips_icc_bytes(stripped) == 0
+        assert durations(kept) == delays
+
+
+@pytest.mark.skipif(not shutil.which("cwebp"), reason="cwebp (Debian package webp) not installed")
+@pytest.mark.parametrize("q", [50, 75, 90])
+def test_lossy_webp_quality_estimate(q, tmp_path):
+    png, webp = tmp_path / "in.png", tmp_path / "in.webp"
+    with Image.open(PHOTOS / "autumn-2560x1600.jpg") as im:
+        im.resize((640, 400)).save(png)
+    subprocess.run(["cwebp", "-quiet", "-q", str(q), str(png), "-o", str(webp)], check=True)
+    assert abs(info(webp)["Quality"] - q) <= 2
+    # quality/<q> is at most the input's quality, as for JPEG.
+    assert process(webp, "imageMogr2/quality/95", tmp_path / "o.webp")["quality"] == info(webp)["Quality"]
 
 
 def test_gif_animation_kept(tmp_path):
@@ -335,13 +387,63 @@ def test_animation_kept_with_durations(tmp_path, src, rule, fmt):
     assert all(d > 0 for d in durations(out))
 
 
-def test_cgif_keeps_n_frames_and_stills_take_the_first(tmp_path):
+def gif_frames(path):
+    """(first pixel, duration in ms) of every frame, read by Pillow."""
+    out = []
+    with Image.open(path) as im:
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append((im.convert("RGB").getpixel((0, 0)), im.info["duration"]))
+    return out
+
+
+def numbered_gif(path, n=40):
+    """A GIF of n solid frames, frame i grey level 5*i, shown 20, 30, 40, 20, 30, 40… ms."""
+    frames = [Image.new("RGB", (24, 16), (5 * i, 5 * i, 5 * i)) for i in range(n)]
+    durations = [(20, 30, 40)[i % 3] for i in range(n)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return durations
+
+
+def test_cgif_samples_gif_frames_evenly_and_keeps_the_duration(tmp_path):
+    # COS: cgif/<n> with n in (1, 100] "compresses the GIF to n frames".
+    src = tmp_path / "in.gif"
+    delays = numbered_gif(src)
+    out = tmp_path / "out.gif"
+    process(src, "imageMogr2/cgif/4", out)
+    frames = gif_frames(out)
+    assert [px[0] // 5 for px, _ in frames] == [0, 10, 20, 30]
+    assert [d for _, d in frames] == [sum(delays[k:k + 10]) for k in (0, 10, 20, 30)]
+    assert sum(d for _, d in frames) == sum(delays)
+    # Also when the output is WebP, and with resizing.
+    webp = tmp_path / "out.webp"
+    process(src, "imageMogr2/thumbnail/12x/format/webp/cgif/4", webp)
+    with Image.open(webp) as im:
+        assert im.n_frames == 4 and im.size == (12, 8)
+    if shutil.which("vipsheader"):
+        assert durations(webp) == [d for _, d in frames]
+
+
+def test_cgif_1_cuts_a_gif_after_30_frames(tmp_path):
+    # COS: cgif/1 "uses the default of 30 frames; longer GIFs are cut".
+    src = tmp_path / "in.gif"
+    delays = numbered_gif(src)
+    out = tmp_path / "out.gif"
+    process(src, "imageMogr2/cgif/1", out)
+    frames = gif_frames(out)
+    assert [px[0] // 5 for px, _ in frames] == list(range(30))
+    assert [d for _, d in frames] == delays[:30]
+
+
+def test_cgif_touches_only_gif_inputs_and_stills_take_the_first(tmp_path):
     out = tmp_path / "two.gif"
     process(EDGE / "animated.gif", "imageMogr2/cgif/2", out)
-    assert Image.open(out).n_frames == 2
-    out = tmp_path / "two.webp"
+    assert [d for _, d in gif_frames(out)] == [200, 200]
+    # COS: "only for GIF inputs": an animated WebP keeps every frame.
+    out = tmp_path / "all.webp"
     process(EDGE / "animated.webp", "imageMogr2/thumbnail/50x/cgif/2", out)
-    assert Image.open(out).n_frames == 2
+    assert Image.open(out).n_frames == Image.open(EDGE / "animated.webp").n_frames > 2
+    assert picops("process", EDGE / "animated.gif", "--rule", "imageMogr2/cgif/101", "-o", tmp_path / "x").returncode != 0
     png = tmp_path / "first.png"
     process(EDGE / "animated.webp", "imageMogr2/thumbnail/50x/format/png", png)
     with Image.open(png) as im, Image.open(EDGE / "animated.webp") as src:

@@ -159,9 +159,14 @@ pub enum OutputOp {
     Quality(QualitySpec),
     Interlace(bool),
     Strip,
-    SizeLimit(u64),
+    /// `size-limit/<n>[k|m][!]`: at most `bytes`; with `!` (`or_original`), the input
+    /// itself is the answer unless the processed image is smaller than it.
+    SizeLimit {
+        bytes: u64,
+        or_original: bool,
+    },
     IgnoreError,
-    /// `cgif/<n>`: keep the first n frames of an animation.
+    /// `cgif/<n>` (1–100): reduce a GIF's frames to n, or cut them after 30 for n = 1.
     FrameLimit(u32),
 }
 

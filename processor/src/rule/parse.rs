@@ -194,7 +194,7 @@ fn parse_mogr(t: &mut Tokens<'_>) -> Result<Vec<MogrOp>> {
             }
             "cgif" => {
                 let (o, v) = t.value(name, offset)?;
-                MogrOp::Output(OutputOp::FrameLimit(number(v, o, 1, 1000)?))
+                MogrOp::Output(OutputOp::FrameLimit(number(v, o, 1, 100)?))
             }
             "blur" => {
                 let (o, v) = t.value(name, offset)?;
@@ -230,7 +230,8 @@ fn parse_mogr(t: &mut Tokens<'_>) -> Result<Vec<MogrOp>> {
             "strip" => MogrOp::Output(OutputOp::Strip),
             "size-limit" => {
                 let (o, v) = t.value(name, offset)?;
-                MogrOp::Output(OutputOp::SizeLimit(parse_size(v, o)?))
+                let (bytes, or_original) = parse_size(v, o)?;
+                MogrOp::Output(OutputOp::SizeLimit { bytes, or_original })
             }
             "ignore-error" => {
                 let (o, v) = t.value(name, offset)?;

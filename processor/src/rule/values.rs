@@ -170,9 +170,13 @@ pub(super) fn parse_quality(name: &str, v: &str, o: usize) -> Result<QualitySpec
     })
 }
 
-/// `size-limit/<n>[k|m]` in bytes (k = KiB, m = MiB); a trailing `!` is tolerated.
-pub(super) fn parse_size(v: &str, o: usize) -> Result<u64> {
-    let v2 = v.strip_suffix('!').unwrap_or(v);
+/// `size-limit/<n>[k|m][!]`: the limit in bytes (k = KiB, m = MiB), and whether the `!`
+/// (answer the input unless the result is smaller) is there.
+pub(super) fn parse_size(v: &str, o: usize) -> Result<(u64, bool)> {
+    let (v2, bang) = match v.strip_suffix('!') {
+        Some(rest) => (rest, true),
+        None => (v, false),
+    };
     let (num, mult) = match v2.as_bytes().last() {
         Some(b'k') | Some(b'K') => (&v2[..v2.len() - 1], 1024),
         Some(b'm') | Some(b'M') => (&v2[..v2.len() - 1], 1024 * 1024),
@@ -185,6 +189,7 @@ pub(super) fn parse_size(v: &str, o: usize) -> Result<u64> {
         return Err(ProcessError::rule(v, o, "size limit must be positive"));
     }
     n.checked_mul(mult)
+        .map(|bytes| (bytes, bang))
         .ok_or_else(|| ProcessError::rule(v, o, "size limit too large"))
 }
 

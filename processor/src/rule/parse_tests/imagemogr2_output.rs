@@ -95,12 +95,13 @@ fn interlace_cgif_and_ignore_error() {
     rejects("imageMogr2/interlace/^2", "2", "expected 0 or 1");
     rejects("imageMogr2/interlace/^yes", "yes", "expected 0 or 1");
     assert_eq!(output("cgif/1"), OutputOp::FrameLimit(1));
-    assert_eq!(output("cgif/1000"), OutputOp::FrameLimit(1000));
-    rejects("imageMogr2/cgif/^0", "0", "expected an integer in 1..=1000");
+    // COS: 1 (its default of 30 frames) or (1, 100].
+    assert_eq!(output("cgif/100"), OutputOp::FrameLimit(100));
+    rejects("imageMogr2/cgif/^0", "0", "expected an integer in 1..=100");
     rejects(
-        "imageMogr2/cgif/^1001",
-        "1001",
-        "expected an integer in 1..=1000",
+        "imageMogr2/cgif/^101",
+        "101",
+        "expected an integer in 1..=100",
     );
     assert_eq!(output("ignore-error/1"), OutputOp::IgnoreError);
     assert_eq!(mogr("ignore-error/0"), vec![]);
@@ -188,18 +189,20 @@ fn grayscale_takes_a_flag() {
 
 #[test]
 fn size_limit_units() {
-    for (v, bytes) in [
-        ("100", 100),
-        ("30k", 30 * 1024),
-        ("30K", 30 * 1024),
-        ("2m", 2 << 20),
-        ("2M", 2 << 20),
-        ("30k!", 30 * 1024),
-        ("18446744073709551615", u64::MAX),
+    for (v, bytes, or_original) in [
+        ("100", 100, false),
+        ("30k", 30 * 1024, false),
+        ("30K", 30 * 1024, false),
+        ("2m", 2 << 20, false),
+        ("2M", 2 << 20, false),
+        ("30k!", 30 * 1024, true),
+        ("100!", 100, true),
+        ("2M!", 2 << 20, true),
+        ("18446744073709551615", u64::MAX, false),
     ] {
         assert_eq!(
             output(&format!("size-limit/{v}")),
-            OutputOp::SizeLimit(bytes),
+            OutputOp::SizeLimit { bytes, or_original },
             "{v}"
         );
     }
@@ -212,6 +215,10 @@ fn size_limit_units() {
         ("1g", "expected <n>[k|m]"),
         ("18446744073709551615k", "size limit too large"),
         ("18446744073709551615m", "size limit too large"),
+        ("!", "expected <n>[k|m]"),
+        ("30k!!", "expected <n>[k|m]"),
+        ("!30k", "expected <n>[k|m]"),
+        ("0!", "size limit must be positive"),
     ] {
         rejects(&format!("imageMogr2/size-limit/^{v}"), v, fragment);
     }

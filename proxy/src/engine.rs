@@ -110,6 +110,29 @@ impl Engine {
         upstream.get(bucket, key, max).await
     }
 
+    /// Read a stored object to decode it on GET (ImageInfo, EXIF): it costs like processing,
+    /// so it takes a processing token, given back when the object is missing (probing
+    /// missing keys must not drain the budget of those asking for real ones); its memory is
+    /// reserved before its first byte and returned with it.
+    pub async fn fetch_for_get(
+        &self,
+        identity: &Identity,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Bytes, Budget), ApiError> {
+        let rate = self.admit_get(bucket, identity)?;
+        let mut memory = Budget::default();
+        let (data, _) = self
+            .fetch_source(self.upstream(identity), &mut memory, bucket, key)
+            .await
+            .inspect_err(|e| {
+                if e.status() == 404 {
+                    self.refund(&rate)
+                }
+            })?;
+        Ok((data, memory))
+    }
+
     /// Admit, plan and run `rules` on `data`: the plan comes from the header alone (where
     /// bombs are refused), its memory is reserved before decoding, and the budget is shared
     /// with the jobs, so a job still running when the request gives up keeps its memory

@@ -5,7 +5,6 @@
 use std::io::Cursor;
 
 use crate::auth::Identity;
-use crate::budget::Budget;
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -16,18 +15,11 @@ pub async fn handle(
     req: Request<'_>,
     identity: &Identity,
 ) -> Result<Reply, ApiError> {
-    let bucket = req.bucket()?;
-    let upstream = engine.upstream(identity);
-    let rate = engine.admit_get(bucket, identity)?;
-    let mut memory = Budget::default();
-    let (data, _) = engine
-        .fetch_source(upstream, &mut memory, bucket, &req.route.key)
-        .await
-        .inspect_err(|e| {
-            if e.status() == 404 {
-                engine.refund(&rate)
-            }
-        })?;
+    // Only the metadata is parsed, but the object is read whole: the same token and
+    // reservation as ImageInfo.
+    let (data, _memory) = engine
+        .fetch_for_get(identity, req.bucket()?, &req.route.key)
+        .await?;
     Ok(Reply::json(exif_json(&data)))
 }
 

@@ -1,7 +1,6 @@
 //! `GET /<key>?imageInfo` and `?imageAve`: facts of a stored image as JSON.
 
 use crate::auth::Identity;
-use crate::budget::Budget;
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -13,20 +12,9 @@ pub async fn handle(
     identity: &Identity,
     average_only: bool,
 ) -> Result<Reply, ApiError> {
-    let bucket = req.bucket()?;
-    let upstream = engine.upstream(identity);
-    // Decoding for ImageInfo costs like processing: the same token, the same refund.
-    let rate = engine.admit_get(bucket, identity)?;
-    let mut memory = Budget::default();
-    let (data, _) = engine
-        .fetch_source(upstream, &mut memory, bucket, &req.route.key)
-        .await
-        .inspect_err(|e| {
-            // Probing missing keys must not drain the budget of those asking for real ones.
-            if e.status() == 404 {
-                engine.refund(&rate)
-            }
-        })?;
+    let (data, memory) = engine
+        .fetch_for_get(identity, req.bucket()?, &req.route.key)
+        .await?;
     let size = data.len();
     let info = engine.image_info(data, memory).await?;
     Ok(Reply::json(if average_only {

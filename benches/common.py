@@ -17,6 +17,13 @@ os.environ.setdefault(
 )
 
 
+# The embedded store is Garage, which scripts/test and scripts/serve build into the cache.
+os.environ.setdefault(
+    "PICOPS_STORE_BIN",
+    str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", "/var/cache/picops/target")).parent / "garage" / "bin" / "garage"),
+)
+
+
 def client(endpoint, key=None, secret=None):
     """A boto3 client; by default with the credentials the e2e server helper configures."""
     import boto3

@@ -38,7 +38,6 @@ CONCURRENCY = int(os.environ.get("PROFILE_CONCURRENCY", "8"))
 
 # First match wins; the patterns are matched against "dso symbol".
 GROUPS = [
-    ("embedded store: MD5 for ETags (s3s-fs)", r"md5"),
     ("JPEG decode (picops' shrink-on-load)", r"jpeg_scaled"),
     ("JPEG decode (zune-jpeg / jpeg-decoder)", r"zune_jpeg|jpeg_decoder"),
     ("resize (fast_image_resize)", r"fast_image_resize"),
@@ -46,15 +45,14 @@ GROUPS = [
     # libwebp's encoder functions are mostly named after what they compute (no prefix).
     ("WebP encode (libwebp)", r"WebP|VP8|webp|Vp8|_SSE2|_SSE41|PickBest|Residual|Quantize|Disto|"
                               r"[FI]Transform|CollectHistogram|ImportYUVA|Intra|TrueMotion"),
-    # The client's body is hashed once by picops; with the embedded store, s3s hashes what
-    # picops writes again to check the signed payload.
+    # The client's body is hashed once by picops, and writes to the store are signed with
+    # the hash already checked.
     ("SHA-256 / HMAC (body and signature checks)", r"sha2|sha256|Sha256|hmac|compress256"),
     ("memcpy / memset", r"__mem(move|cpy|set)"),
     ("allocator", r"malloc|_int_free|free\b|cfree|_int_malloc|realloc|calloc"),
     ("kernel: page faults", r"\[k\].*(page|fault|folio|clear_page|lru|memcg|pte)"),
     ("kernel: network, scheduling, syscalls", r"\[k\]"),
     ("HTTP, TLS-free I/O, runtime (pingora, hyper, tokio, aws-sdk)", r"pingora|hyper|tokio|h2::|aws_|http|bytes::|mio"),
-    ("embedded store: rest (s3s, s3s-fs)", r"s3s"),
 ]
 
 
@@ -97,7 +95,8 @@ def main():
         top.append((share, symbol[:90]))
         if group == "other":
             other.append((share, text[:120]))
-    store = "Garage" if os.environ.get("PICOPS_E2E_UPSTREAM") else "the embedded store (in the same process)"
+    store = ("Garage" if os.environ.get("PICOPS_E2E_UPSTREAM")
+             else "the embedded store (Garage, a separate process: its CPU is not in these samples)")
     lines = [f"`perf record -e cpu-clock -F 999` on `picops serve` (release) for {SECONDS:.0f} s of PUT + 3 rules "
              f"at concurrency {CONCURRENCY} against {store}: {rate:.1f} uploads/s, p50 {p50:.0f} ms, "
              f"{errors} errors. Share of picops' own CPU samples:", "",

@@ -17,6 +17,13 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_updated=0
+apt_install() { # apt_install <package>...
+  [ $# -eq 0 ] && return 0
+  log "installing $* (apt)"
+  if [ $apt_updated = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
 # Install Debian packages for the commands that are missing.
 need_apt() { # need_apt <command> <package> [<command> <package> ...]
   local missing=()
@@ -24,16 +31,26 @@ need_apt() { # need_apt <command> <package> [<command> <package> ...]
     command -v "$1" >/dev/null 2>&1 || missing+=("$2")
     shift 2
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing ${missing[*]} (apt)"
-  if [ $apt_updated = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 }
 
-# cmake: pingora's zlib-ng is built with it.
+# Install Debian packages for the C libraries pkg-config does not find.
+need_apt_lib() { # need_apt_lib <pkg-config module> <package> [<module> <package> ...]
+  need_apt pkg-config pkg-config
+  local missing=()
+  while [ $# -gt 0 ]; do
+    pkg-config --exists "$1" 2>/dev/null || missing+=("$2")
+    shift 2
+  done
+  apt_install "${missing[@]}"
+}
+
+# cmake: pingora's zlib-ng is built with it. libheif (with its HEVC and AV1 decoders,
+# libde265 and dav1d/aom): HEIC and AVIF input, linked through pkg-config.
 need_build_tools() {
   command -v cargo >/dev/null || { echo "picops: a Rust toolchain (cargo, rustc >= 1.95) is required: https://rustup.rs" >&2; exit 1; }
   need_apt cmake cmake cc gcc
+  need_apt_lib libheif libheif-dev
 }
 
 # Python clients and independent decoders used by the test suites.

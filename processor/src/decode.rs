@@ -18,50 +18,13 @@ use crate::limits::Limits;
 use crate::quality;
 use crate::webp_still;
 
+pub use crate::source::Source;
+
 /// One picture of an image; stills have exactly one.
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub image: DynamicImage,
     pub delay_ms: u32,
-}
-
-/// Facts known from the header (and metadata), before any pixel is decoded.
-#[derive(Debug, Clone)]
-pub struct Source {
-    pub format: Format,
-    pub width: u32,
-    pub height: u32,
-    /// Frames announced by the header; GIF announces none, so this is 1 until decoded.
-    pub frames: u32,
-    /// JPEG: estimated from the quantisation tables; lossy WebP: from the VP8 quantisers
-    /// (`None` when unreadable); lossless formats: 100.
-    pub quality: Option<u8>,
-    /// EXIF orientation 1-8, 0 when absent.
-    pub orientation: u16,
-    pub icc: Option<Vec<u8>>,
-    pub exif: Option<Vec<u8>>,
-}
-
-impl Source {
-    /// A still in a lossless format: quality 100, orientation from its EXIF if any.
-    fn lossless(
-        format: Format,
-        width: u32,
-        height: u32,
-        exif: Option<Vec<u8>>,
-        icc: Option<Vec<u8>>,
-    ) -> Source {
-        Source {
-            format,
-            width,
-            height,
-            frames: 1,
-            quality: Some(100),
-            orientation: exif.as_deref().map(exif::orientation).unwrap_or(0),
-            icc,
-            exif,
-        }
-    }
 }
 
 /// A decoded image: its source facts and its frames.
@@ -87,7 +50,8 @@ fn sniff(data: &[u8]) -> Result<Format> {
     if data.is_empty() {
         return Err(corrupt("empty body"));
     }
-    Format::sniff(data).ok_or_else(|| corrupt("not a JPEG, PNG, WebP, GIF or BMP image"))
+    Format::sniff(data)
+        .ok_or_else(|| corrupt("not a JPEG, PNG, WebP, GIF, BMP, HEIF or AVIF image"))
 }
 
 /// Read the header only and refuse what exceeds `limits`. Allocates no pixel buffer.
@@ -157,6 +121,7 @@ pub fn probe(data: &[u8], limits: &Limits) -> Result<Source> {
             let (width, height) = d.dimensions();
             Source::lossless(format, width, height, None, None)
         }
+        Format::Heif | Format::Avif => crate::heif::probe(data, format, limits)?,
     };
     let mut pixels = 0;
     for i in 0..source.frames.min(limits.max_frames + 1) {
@@ -299,6 +264,12 @@ pub(crate) fn decode_probed_within(
             ))]
         }
         Format::Gif => decode_gif(data, limits, frames, &mut source, deadline)?,
+        // The primary image only: an image sequence (`avis`, `msf1`) is read as its still.
+        Format::Heif | Format::Avif => vec![still(crate::heif::decode(
+            data,
+            source.format,
+            (source.width, source.height),
+        )?)],
         // libwebp for a still picture: about twice image-webp's speed here, and it can
         // shrink on load (its in-loop rescaler, as libvips uses it).
         Format::Webp => match webp_still::decode(data, denom)? {

@@ -44,6 +44,24 @@ pub fn resolve_quality(spec: Option<QualitySpec>, input: Option<u8>, input_lossy
     q.clamp(1, 100)
 }
 
+/// Refuse an output format picops reads but does not write (an input's own, kept when the
+/// rule names no `format`): HEIF and AVIF.
+pub fn check_writable(format: Format) -> Result<()> {
+    if format.is_writable() {
+        Ok(())
+    } else {
+        Err(unwritable(format))
+    }
+}
+
+fn unwritable(format: Format) -> ProcessError {
+    ProcessError::InvalidArgument(format!(
+        "{} output is not supported: picops reads HEIF/HEIC and AVIF images but does not write \
+         them; add format/jpg (or png, webp) to the rule",
+        format.name()
+    ))
+}
+
 fn fail(format: Format, e: impl std::fmt::Display) -> ProcessError {
     ProcessError::Encode(format!("{}: {e}", format.name()))
 }
@@ -81,6 +99,7 @@ pub fn encode(
                 .map_err(|e| fail(format, e))?;
             Ok(out)
         }
+        Format::Heif | Format::Avif => Err(unwritable(format)),
     }
 }
 

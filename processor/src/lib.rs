@@ -14,6 +14,7 @@ pub mod error;
 pub mod exif;
 pub mod format;
 pub mod geometry;
+mod heif;
 mod interlace;
 mod jpeg_scaled;
 pub mod limits;
@@ -23,6 +24,7 @@ pub mod pipeline;
 pub mod quality;
 mod resize;
 pub mod rule;
+mod source;
 mod step;
 #[cfg(test)]
 mod test_support;

@@ -419,6 +419,8 @@ fn run_inner(
 ) -> Result<Output> {
     let source = &decoded.source;
     let format = spec.format_for(source.format);
+    // Before any step: a HEIF or AVIF input kept as such would fail only at the encode.
+    encode::check_writable(format)?;
     let selection = frames_kept(spec, source.format, format, decoded.frames.len());
     let frames = cgif::select(&decoded.frames, selection);
     let mut ctx = Ctx::new(frames, None, source, limits, deadline);

@@ -150,6 +150,14 @@ pub(super) fn parse_format(v: &str, o: usize) -> Result<Option<Format>> {
     if v == "src" {
         return Ok(None);
     }
+    if matches!(v.to_ascii_lowercase().as_str(), "avif" | "heif" | "heic") {
+        return Err(ProcessError::rule(
+            v,
+            o,
+            "unsupported output format: picops reads HEIF/HEIC and AVIF images but does not \
+             write them; use jpg, png, webp, gif or bmp",
+        ));
+    }
     Format::from_rule_name(v)
         .map(Some)
         .ok_or_else(|| ProcessError::rule(v, o, "unsupported output format"))

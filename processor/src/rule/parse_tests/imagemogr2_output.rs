@@ -38,6 +38,14 @@ fn format_names() {
             "unsupported output format",
         );
     }
+    // Read but not written: the message says so.
+    for v in ["avif", "heif", "HEIC"] {
+        rejects(
+            &format!("imageMogr2/thumbnail/100x/format/^{v}"),
+            v,
+            "reads HEIF/HEIC and AVIF images but does not write them",
+        );
+    }
 }
 
 #[test]

@@ -19,6 +19,7 @@ use crate::metrics::METRICS;
 use crate::route::{upstream_path, CopySource, Route};
 use crate::sign::Payload;
 use crate::store_errors::ErrorBody;
+use crate::store_features::store_view;
 use crate::timeouts::BodyRate;
 use crate::upstream::UpstreamSide;
 
@@ -63,11 +64,9 @@ struct Translated {
 }
 
 impl Translated {
-    /// The changes, and the headers as the store will read them.
-    fn of(headers: &HeaderMap) -> Result<(Translated, HeaderMap), ApiError> {
-        let mut s3 = headers.clone();
-        cos_dialect::request_to_s3(&mut s3)?;
-        let changes = Translated {
+    /// What changes from the client's headers to the store's view of them.
+    fn between(headers: &HeaderMap, s3: &HeaderMap) -> Translated {
+        Translated {
             removed: headers
                 .keys()
                 .filter(|k| !s3.contains_key(*k))
@@ -78,8 +77,7 @@ impl Translated {
                 .filter(|(k, _)| !headers.contains_key(*k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-        };
-        Ok((changes, s3))
+        }
     }
 }
 
@@ -95,24 +93,15 @@ impl Passthrough {
         resource: &str,
         config: &Config,
     ) -> Result<Passthrough, ApiError> {
-        let features = &config.store_features;
         let delete_objects = access::bucket_post(&route, method, headers)?;
         let decoded_length = body_guard::decoded_length(headers);
         let guard = BodyGuard::new(&identity.body, decoded_length, delete_objects)?;
         let listing = (method == Method::GET && route.bucket.is_some() && route.key.is_empty())
             .then(ListingFilter::default);
         let query = route.query.as_deref().unwrap_or("");
-        let cos = match cos_dialect::is_cos_client(headers, query) {
-            true => {
-                let (changes, s3) = Translated::of(headers)?;
-                features.check(&s3)?;
-                Some(changes)
-            }
-            false => {
-                features.check(headers)?;
-                None
-            }
-        };
+        let s3 = store_view(headers, &config.store_features)?;
+        let cos =
+            cos_dialect::is_cos_client(headers, query).then(|| Translated::between(headers, &s3));
         Ok(Passthrough {
             cos,
             error_body: None,

@@ -4,9 +4,29 @@
 //! (501) what the configuration does not say the store does. Values that mean the same as no
 //! header (a private ACL, the standard storage class) pass everywhere.
 
+use std::borrow::Cow;
+
 use http::HeaderMap;
 
+use crate::cos_dialect;
 use crate::error::ApiError;
+
+/// A request's headers as the store will read them (a COS client's translated to S3's
+/// dialect), refused when they ask for what the store does not perform.
+pub fn store_view<'h>(
+    headers: &'h HeaderMap,
+    features: &StoreFeatures,
+) -> Result<Cow<'h, HeaderMap>, ApiError> {
+    let view = if headers.keys().any(|k| k.as_str().starts_with("x-cos-")) {
+        let mut s3 = headers.clone();
+        cos_dialect::request_to_s3(&mut s3)?;
+        Cow::Owned(s3)
+    } else {
+        Cow::Borrowed(headers)
+    };
+    features.check(&view)?;
+    Ok(view)
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreFeatures {

@@ -6,9 +6,8 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::cos_dialect;
 use crate::error::ApiError;
-use crate::store_features::StoreFeatures;
+use crate::store_features::{store_view, StoreFeatures};
 
 pub type Headers = Vec<(HeaderName, HeaderValue)>;
 
@@ -49,11 +48,7 @@ pub fn from_request(
     headers: &HeaderMap,
     features: &StoreFeatures,
 ) -> Result<StoredHeaders, ApiError> {
-    let mut s3 = headers.clone();
-    if headers.keys().any(|k| k.as_str().starts_with("x-cos-")) {
-        cos_dialect::request_to_s3(&mut s3)?;
-    }
-    features.check(&s3)?;
+    let s3 = store_view(headers, features)?;
     // Conditions and checksums of a plain PUT would have to be carried to every write of the
     // request (and the checksum is of a body picops does not store as sent): refused rather
     // than dropped.

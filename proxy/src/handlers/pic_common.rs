@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use picops_processor::Rule;
 
 use crate::auth::Identity;
@@ -10,12 +11,14 @@ use crate::budget::Budget;
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::pic_ops::PicOperations;
+use crate::reply::Reply;
 use crate::request::Request;
 use crate::route::{validate_key, Route};
 use crate::rule_resolver;
-use crate::store_writes::Target;
+use crate::store_writes::{write_results, Original, Target};
 use crate::stored_headers::{self, StoredHeaders};
 use crate::upstream::UpstreamClient;
+use crate::xml;
 
 pub struct PicCall<'e> {
     /// Where the call writes.
@@ -46,6 +49,46 @@ impl Destination<'_> {
             stored: &self.stored,
         }
     }
+}
+
+/// An uploaded original as the client sent it, before it is processed.
+pub struct Upload {
+    pub body: Bytes,
+    /// Empty: the decoded format's type.
+    pub content_type: String,
+    /// Its SHA-256 (hex), already checked against the client's signature.
+    pub sha256: Option<String>,
+}
+
+/// Process an uploaded original and write it with every result, all or nothing; answered
+/// as a PUT with Pic-Operations is: UploadResult, with the stored original's ETag also in
+/// the header (S3 SDKs read it there). `budget` must already hold the body.
+pub async fn process_upload(
+    engine: &Engine,
+    dest: &Destination<'_>,
+    route: &Route,
+    rules: Arc<Vec<Rule>>,
+    budget: Budget,
+    upload: Upload,
+) -> Result<Reply, ApiError> {
+    let processed = engine.process(upload.body.clone(), rules, budget).await?;
+    let original = Original {
+        content_type: if upload.content_type.is_empty() {
+            processed.info.format.mime().to_string()
+        } else {
+            upload.content_type
+        },
+        body: upload.body,
+        sha256: upload.sha256,
+    };
+    let (original, results) =
+        write_results(&dest.target(route), processed, None, Some(original)).await?;
+    let reply = Reply::xml(200, xml::upload_result(&original, &results));
+    Ok(if original.etag.is_empty() {
+        reply
+    } else {
+        reply.with_header("ETag", original.etag.clone())
+    })
 }
 
 pub async fn prepare<'e>(

@@ -7,8 +7,6 @@ use crate::error::ApiError;
 use crate::metrics::Buffered;
 use crate::reply::Reply;
 use crate::request::Request;
-use crate::store_writes::{write_results, Original};
-use crate::xml;
 
 use super::pic_common;
 
@@ -32,30 +30,14 @@ pub async fn handle(
         BodyCheck::Sha256(hash) => Some(hash.clone()),
         _ => None,
     };
-    let content_type = req.header("content-type")?.unwrap_or_default().to_string();
-    let processed = engine.process(body.clone(), call.rules, budget).await?;
-    let original = Original {
-        content_type: if content_type.is_empty() {
-            processed.info.format.mime().to_string()
-        } else {
-            content_type
-        },
+    let upload = pic_common::Upload {
         body,
+        content_type: req.header("content-type")?.unwrap_or_default().to_string(),
         sha256,
     };
-    let (original, results) = write_results(
-        &call.dest.target(&req.route),
-        processed,
-        None,
-        Some(original),
-    )
-    .await?;
+    let reply =
+        pic_common::process_upload(engine, &call.dest, &req.route, call.rules, budget, upload)
+            .await;
     drop(held);
-    let reply = Reply::xml(200, xml::upload_result(&original, &results));
-    // S3 SDKs read the stored original's ETag from the answer's header.
-    Ok(if original.etag.is_empty() {
-        reply
-    } else {
-        reply.with_header("ETag", original.etag.clone())
-    })
+    reply
 }

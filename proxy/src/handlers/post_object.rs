@@ -22,7 +22,6 @@ use crate::post_policy::{self, Dialect};
 use crate::reply::Reply;
 use crate::request::{BodySource, Request};
 use crate::route::{upstream_path, validate_key, Route};
-use crate::store_writes::{write_results, Original};
 use crate::stored_headers;
 use crate::xml;
 
@@ -153,25 +152,12 @@ async fn processed(
     // stays allocated as long as the file does.
     budget.grow_to(&engine.memory, held_bytes).await?;
     drop(reading);
-    let content_type = form.get("content-type").unwrap_or_default().to_string();
-    let processed = engine.process(data.clone(), call.rules, budget).await?;
-    let original = Original {
-        content_type: if content_type.is_empty() {
-            processed.info.format.mime().to_string()
-        } else {
-            content_type
-        },
+    let upload = pic_common::Upload {
         body: data,
+        content_type: form.get("content-type").unwrap_or_default().to_string(),
         sha256: None,
     };
-    let target = call.dest.target(route);
-    let (original, results) = write_results(&target, processed, None, Some(original)).await?;
-    let reply = Reply::xml(200, xml::upload_result(&original, &results));
-    Ok(if original.etag.is_empty() {
-        reply
-    } else {
-        reply.with_header("ETag", original.etag.clone())
-    })
+    pic_common::process_upload(engine, &call.dest, route, call.rules, budget, upload).await
 }
 
 /// The form's fields that a PUT would send as headers (metadata, Content-*, ACL, storage

@@ -1,8 +1,9 @@
 """The COS-client suite: cos-python-sdk-v5 used as applications use it, against `picops serve`.
 
-The server is the one tests/e2e starts (e2e/server.py): in front of its embedded store (a
-Garage that picops runs itself, PICOPS_STORE_BIN) by default, or of the store named by
-PICOPS_E2E_UPSTREAM (an external Garage in CI) when that is set. Every test holds for both.
+The server is the one tests/conftest.py starts (e2e/server.py), shared with tests/e2e: in
+front of its embedded store (a Garage that picops runs itself, PICOPS_STORE_BIN) by default,
+or of the store named by PICOPS_E2E_UPSTREAM (an external Garage in CI) when that is set.
+Every test holds for both.
 Two clients:
 
 - `cos`: the SDK pointed at picops by IP and port (CosConfig IP/Port), as in tests/e2e. It
@@ -17,19 +18,11 @@ import requests
 from qcloud_cos import CosConfig, CosS3Client
 
 from cos.cosutil import REGION, uid
-from e2e.server import KEY, SECRET, UPSTREAM, start_server
+from e2e.server import KEY, SECRET, UPSTREAM
 
 
 def pytest_report_header(config):
     return f"picops COS-client suite, store: {UPSTREAM or 'embedded Garage'}"
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("picops-cos"))
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=30)
 
 
 def _config(server, **kw):

@@ -11,15 +11,7 @@ import pytest
 from botocore.config import Config
 from qcloud_cos import CosConfig, CosS3Client
 
-from e2e.server import KEY, SECRET, start_server
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("picops"))
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=30)
-
+from e2e.server import KEY, SECRET
 
 @pytest.fixture(scope="session")
 def s3(server):

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from e2e.conftest import bucket, cos, s3, server  # noqa: F401  (shared fixtures)
+from e2e.conftest import bucket, cos, s3  # noqa: F401  (shared fixtures; `server` is tests/conftest.py's)
 from e2e.server import LIMITED_BUCKET, LIMITED_KEY, LIMITED_SECRET, PUBLIC_BUCKET
 from e2e.test_auth import boto, ensure_bucket
 from security.secutil import MARK, SECRET_BODY
